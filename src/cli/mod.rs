@@ -1,0 +1,208 @@
+//! clap definitions: runc's global flags and subcommands, in both
+//! `--flag value` and `--flag=value` forms (clap accepts both).
+
+use clap::{Parser, Subcommand};
+use hull::container::{self, create::CreateOptions, run::RunOptions};
+use hull::error::Result;
+use std::path::PathBuf;
+
+mod list;
+
+#[derive(Parser)]
+#[command(name = "hull", about = "hull: a low-level OCI container runtime", disable_version_flag = true)]
+struct Cli {
+    /// Root directory for container state
+    #[arg(long, global = true, default_value = hull::state::DEFAULT_ROOT)]
+    root: PathBuf,
+    /// Log file for errors (engines read it)
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Log format: text or json
+    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Debug logging
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Use systemd to manage cgroups
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Accepted for runc compatibility (hull decides by itself)
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    rootless: Option<String>,
+    /// Print the version
+    #[arg(long, short = 'v')]
+    version: bool,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(clap::Args, Clone)]
+struct CreateArgs {
+    /// Path to the bundle (default: current directory)
+    #[arg(long, short = 'b', default_value = ".")]
+    bundle: PathBuf,
+    /// File to write the init's pid to
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Use move + chroot instead of pivot_root
+    #[arg(long = "no-pivot")]
+    no_pivot: bool,
+    /// Keep the caller's session keyring
+    #[arg(long = "no-new-keyring")]
+    no_new_keyring: bool,
+    /// Unix socket to send the pty master to (process.terminal)
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Pass fds 3..3+N-1 to the container
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+}
+
+impl CreateArgs {
+    fn options(&self) -> CreateOptions {
+        CreateOptions {
+            bundle: self.bundle.clone(),
+            pid_file: self.pid_file.clone(),
+            no_pivot: self.no_pivot,
+            no_new_keyring: self.no_new_keyring,
+            preserve_fds: self.preserve_fds,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a container (its process waits for `start`)
+    Create {
+        #[command(flatten)]
+        args: CreateArgs,
+        id: String,
+    },
+    /// Start a created container
+    Start { id: String },
+    /// Print a container's OCI state
+    State { id: String },
+    /// Send a signal to a container's init (default TERM)
+    Kill {
+        /// Signal every process in the container
+        #[arg(long, short = 'a')]
+        all: bool,
+        id: String,
+        #[arg(default_value = "TERM")]
+        signal: String,
+    },
+    /// Delete a container
+    Delete {
+        /// Kill a live container first
+        #[arg(long, short = 'f')]
+        force: bool,
+        id: String,
+    },
+    /// List containers
+    #[command(alias = "ls")]
+    List {
+        #[arg(long, short = 'f', default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Print only the IDs
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Create, start, wait for and delete a container
+    Run {
+        #[command(flatten)]
+        args: CreateArgs,
+        /// Return after start
+        #[arg(long, short = 'd')]
+        detach: bool,
+        /// Do not delete the container after it exits
+        #[arg(long)]
+        keep: bool,
+        id: String,
+    },
+    /// Write a default config.json
+    Spec {
+        #[arg(long, short = 'b', default_value = ".")]
+        bundle: PathBuf,
+        #[arg(long)]
+        rootless: bool,
+    },
+}
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    hull::log::init(hull::log::Config {
+        file: cli.log.clone(),
+        json: cli.log_format == "json",
+        debug: cli.debug,
+    });
+    if cli.version {
+        println!("hull version {}", env!("CARGO_PKG_VERSION"));
+        println!("commit: {}", env!("HULL_COMMIT"));
+        println!("spec: {}", container::state::OCI_VERSION);
+        return 0;
+    }
+    let Some(cmd) = cli.cmd else {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return 1;
+    };
+    match dispatch(&cli.root, cli.systemd_cgroup, cmd) {
+        Ok(code) => code,
+        Err(e) => {
+            hull::log::error(e.message());
+            1
+        }
+    }
+}
+
+fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i32> {
+    if systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
+        hull::bail!("--systemd-cgroup: systemd is not running on this host");
+    }
+    match cmd {
+        Cmd::Create { args, id } => {
+            check_console(&args)?;
+            container::create::create(root, &id, &args.options()).map(|_| 0)
+        }
+        Cmd::Start { id } => container::start::start(root, &id).map(|_| 0),
+        Cmd::State { id } => {
+            let v = container::state::state(root, &id)?;
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            Ok(0)
+        }
+        Cmd::Kill { all, id, signal } => {
+            let sig = container::kill::parse_signal(&signal)?;
+            if all {
+                hull::bail!("kill --all: needs the cgroup layer, not in this build");
+            }
+            container::kill::kill(root, &id, sig).map(|_| 0)
+        }
+        Cmd::Delete { force, id } => container::delete::delete(root, &id, force).map(|_| 0),
+        Cmd::List { format, quiet } => list::print(root, &format, quiet).map(|_| 0),
+        Cmd::Run { args, detach, keep, id } => {
+            check_console(&args)?;
+            let opts = RunOptions { create: args.options(), detach, keep };
+            container::run::run(root, &id, &opts)
+        }
+        Cmd::Spec { bundle, rootless } => {
+            if rootless {
+                hull::bail!("spec --rootless: not supported");
+            }
+            let path = bundle.join("config.json");
+            if path.exists() {
+                hull::bail!("{} already exists; remove it first", path.display());
+            }
+            let spec = oci_spec::runtime::Spec::default();
+            let text = serde_json::to_string_pretty(&spec).unwrap_or_default();
+            std::fs::write(&path, text + "\n").map_err(|e| hull::Error::new(format!("write {}: {}", path.display(), hull::Error::from(e))))?;
+            Ok(0)
+        }
+    }
+}
+
+fn check_console(args: &CreateArgs) -> Result<()> {
+    if args.console_socket.is_some() {
+        hull::bail!("--console-socket: terminals are not supported by this build yet");
+    }
+    Ok(())
+}

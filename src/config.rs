@@ -1,0 +1,137 @@
+//! Loading and validating a bundle's config.json. Every check that can be
+//! made before the host is touched is made here, so a bad config never
+//! leaves anything behind.
+
+use crate::bail;
+use crate::error::{Error, Result};
+use crate::rootfs::options::MountOptions;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::path::{Path, PathBuf};
+
+/// A validated config plus the paths derived from the bundle.
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub rootfs: PathBuf,
+    pub spec: Spec,
+}
+
+/// Parse `<bundle>/config.json`; a type error names the JSON path
+/// (`config.json: process.args: invalid type: ...`).
+pub fn load_spec(path: &Path) -> Result<Spec> {
+    let text = std::fs::read(path)
+        .map_err(|e| Error::new(format!("read {}: {}", path.display(), Error::from(e))))?;
+    let de = &mut serde_json::Deserializer::from_slice(&text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let at = e.path().to_string();
+        let inner = e.into_inner();
+        if at == "." {
+            Error::new(format!("config.json: {inner}"))
+        } else {
+            Error::new(format!("config.json: {at}: {inner}"))
+        }
+    })
+}
+
+pub fn load(bundle: &Path) -> Result<Bundle> {
+    let dir = std::path::absolute(bundle)
+        .map_err(|e| Error::new(format!("bundle {}: {}", bundle.display(), Error::from(e))))?;
+    if !dir.is_dir() {
+        bail!("bundle {}: no such directory", dir.display());
+    }
+    let spec = load_spec(&dir.join("config.json"))?;
+    let rootfs = validate(&spec, &dir)?;
+    Ok(Bundle { dir, rootfs, spec })
+}
+
+/// Checks what the host can check without changing anything; returns the
+/// absolute rootfs path.
+pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::new("config.json: process: missing (required by create)"))?;
+    match process.args() {
+        Some(args) if !args.is_empty() => {
+            if args[0].is_empty() {
+                bail!("config.json: process.args[0]: must not be empty");
+            }
+        }
+        _ => bail!("config.json: process.args: must not be empty"),
+    }
+    if !process.cwd().is_absolute() {
+        bail!("config.json: process.cwd: {:?} is not an absolute path", process.cwd());
+    }
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::new("config.json: root: missing"))?;
+    let rootfs = bundle.join(root.path());
+    if !rootfs.is_dir() {
+        bail!("config.json: root.path: {} does not exist or is not a directory", rootfs.display());
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if !m.destination().is_absolute() {
+            bail!("config.json: mounts[{i}].destination: {:?} is not an absolute path", m.destination());
+        }
+        MountOptions::parse(m).map_err(|e| Error::new(format!("config.json: mounts[{i}]: {e}")))?;
+    }
+    // Setting the host's names would change the host (runc refuses too).
+    let uts = new_namespace(spec, LinuxNamespaceType::Uts);
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !uts {
+        bail!("config.json: hostname: needs a new uts namespace");
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !uts {
+        bail!("config.json: domainname: needs a new uts namespace");
+    }
+    if let Some(linux) = spec.linux() {
+        validate_namespaces(linux)?;
+        if let Some(p) = linux.rootfs_propagation() {
+            crate::rootfs::propagation_flag(p)
+                .map_err(|e| Error::new(format!("config.json: linux.rootfsPropagation: {e}")))?;
+        }
+        for (i, d) in linux.devices().iter().flatten().enumerate() {
+            if !d.path().is_absolute() {
+                bail!("config.json: linux.devices[{i}].path: {:?} is not an absolute path", d.path());
+            }
+        }
+    }
+    Ok(rootfs)
+}
+
+fn validate_namespaces(linux: &oci_spec::runtime::Linux) -> Result<()> {
+    let mut seen = Vec::new();
+    for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+        let typ = ns.typ();
+        if seen.contains(&typ) {
+            bail!("config.json: linux.namespaces[{i}]: duplicate namespace type {typ}");
+        }
+        seen.push(typ);
+        if let Some(path) = ns.path() {
+            crate::namespaces::check_path(typ, path)
+                .map_err(|e| Error::new(format!("config.json: linux.namespaces[{i}] ({typ}): {e}")))?;
+        }
+    }
+    let has_new = |t: LinuxNamespaceType| {
+        linux.namespaces().iter().flatten().any(|n| n.typ() == t && n.path().is_none())
+    };
+    let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    if has_maps && !linux.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::User) {
+        bail!("config.json: linux.uidMappings: set without a user namespace");
+    }
+    if has_new(LinuxNamespaceType::User) && !has_maps {
+        bail!("config.json: linux.uidMappings: required for a new user namespace");
+    }
+    if linux.time_offsets().is_some() && !has_new(LinuxNamespaceType::Time) {
+        bail!("config.json: linux.timeOffsets: set without a new time namespace");
+    }
+    Ok(())
+}
+
+/// Whether the config asks for a new namespace of this type.
+pub fn new_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|nss| nss.iter().any(|n| n.typ() == typ && n.path().is_none()))
+}

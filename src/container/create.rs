@@ -1,0 +1,125 @@
+//! `create`: set the container up and leave its init blocked on the exec
+//! fifo until `start`. Every host change registers its undo, so a failure
+//! leaves nothing behind.
+
+use crate::config::{self, Bundle};
+use crate::error::{Context, Error, Result};
+use crate::init::{self, Init};
+use crate::namespaces::{self, Joins};
+use crate::state::{self, State, StateDir};
+use crate::sync::{self, Msg};
+use crate::sys::{self, Forked};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::LinuxNamespaceType;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+#[derive(Default, Clone)]
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// A created container whose init is our child.
+pub struct Created {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+}
+
+pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
+    state::validate_id(id)?;
+    let bundle = config::load(&opts.bundle)?;
+    let dir = StateDir::create(root, id)?;
+    match setup(&dir, &bundle, opts) {
+        Ok(created) => Ok(created),
+        Err(e) => {
+            let _ = dir.remove();
+            Err(e)
+        }
+    }
+}
+
+fn setup(dir: &StateDir, bundle: &Bundle, opts: &CreateOptions) -> Result<Created> {
+    let spec = &bundle.spec;
+    let fifo_path = dir.fifo();
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622)).ctx(|| "create exec fifo")?;
+    let fifo = nix::fcntl::open(&fifo_path, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, Mode::empty())
+        .ctx(|| "open exec fifo")?;
+    let joins = Joins::open(spec)?;
+    let (parent_end, child_end) = sync::pair()?;
+    if config::new_namespace(spec, LinuxNamespaceType::Time) {
+        namespaces::prepare_time_namespace(spec)?;
+    }
+    joins.enter_pid_for_children()?;
+
+    let flags = namespaces::clone_flags(spec).bits() as u64;
+    let (pid, pidfd) = match sys::clone3(flags, None).ctx(|| "clone container init")? {
+        Forked::Child => {
+            drop(parent_end);
+            init::run(Init {
+                spec,
+                rootfs: &bundle.rootfs,
+                bundle: &bundle.dir,
+                chan: child_end,
+                fifo: Some(fifo),
+                joins: &joins,
+                no_pivot: opts.no_pivot,
+                preserve_fds: opts.preserve_fds,
+                new_keyring: (!opts.no_new_keyring).then(|| dir.id.clone()),
+            })
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(child_end);
+    let created = Created { pid, pidfd };
+    let result = (|| {
+        if config::new_namespace(spec, LinuxNamespaceType::User) {
+            namespaces::write_id_maps(pid, spec)?;
+        }
+        parent_end.send(&Msg::Go)?;
+        parent_end.expect(Msg::Ready)?;
+        let start_time = state::process_start_time(pid)
+            .ok_or_else(|| Error::new("container init exited during setup"))?;
+        let st = State {
+            id: dir.id.clone(),
+            pid,
+            start_time,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: state::rfc3339_now(true),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            owner: String::new(),
+            cgroup: None,
+            hooks: spec.hooks().clone(),
+        };
+        dir.save(&st)?;
+        if let Some(f) = &opts.pid_file {
+            write_pid_file(f, pid)?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(created),
+        Err(e) => {
+            kill_and_reap(&created);
+            Err(e)
+        }
+    }
+}
+
+/// SIGKILL our child and reap it.
+pub fn kill_and_reap(c: &Created) {
+    let _ = sys::pidfd_send_signal(c.pidfd.as_fd(), nix::libc::SIGKILL);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(c.pid), None);
+}
+
+/// Written atomically (temp file + rename): engines read it as soon as create returns.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let path = std::path::absolute(path).ctx(|| format!("pid file {}", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().unwrap_or_default().to_string_lossy()));
+    std::fs::write(&tmp, pid.to_string()).ctx(|| format!("write pid file {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).ctx(|| format!("write pid file {}", path.display()))
+}

@@ -1,0 +1,39 @@
+//! `delete`: remove a stopped container (a live one only with --force).
+
+use crate::bail;
+use crate::error::Result;
+use crate::state::{self, StateDir, Status};
+use std::os::fd::AsFd;
+use std::path::Path;
+
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    state::validate_id(id)?;
+    let path = root.join(id);
+    if !path.join(state::STATE_FILE).exists() {
+        // A create that crashed half-way leaves a dir without state.json.
+        if force && path.is_dir() {
+            let _ = std::fs::remove_dir_all(&path);
+            return Ok(());
+        }
+        if force {
+            return Ok(());
+        }
+        bail!("container {id:?} does not exist");
+    }
+    let dir = StateDir::open(root, id)?;
+    let st = dir.load()?;
+    match super::status(&dir, &st) {
+        Status::Stopped => {}
+        s if force => {
+            let _ = s;
+            if let Ok(pidfd) = crate::sys::pidfd_open(st.pid) {
+                if st.alive() {
+                    let _ = crate::sys::pidfd_send_signal(pidfd.as_fd(), nix::libc::SIGKILL);
+                    let _ = crate::sys::pidfd_wait_exit(pidfd.as_fd(), 10_000);
+                }
+            }
+        }
+        s => bail!("cannot delete container {id} that is not stopped: {}", s.as_str()),
+    }
+    dir.remove()
+}

@@ -1,0 +1,32 @@
+//! `state`: the OCI state JSON, with the status derived live.
+
+use crate::error::Result;
+use crate::state::{State, StateDir, Status};
+use serde_json::{json, Value};
+use std::path::Path;
+
+pub const OCI_VERSION: &str = "1.3.0";
+
+pub fn state(root: &Path, id: &str) -> Result<Value> {
+    let dir = StateDir::open(root, id)?;
+    let st = dir.load()?;
+    Ok(to_json(&st, super::status(&dir, &st)))
+}
+
+pub fn to_json(st: &State, status: Status) -> Value {
+    let pid = if status == Status::Stopped { 0 } else { st.pid };
+    let mut v = json!({
+        "ociVersion": OCI_VERSION,
+        "id": st.id,
+        "status": status.as_str(),
+        "pid": pid,
+        "bundle": st.bundle,
+        "rootfs": st.rootfs,
+        "created": st.created,
+        "owner": st.owner,
+    });
+    if !st.annotations.is_empty() {
+        v["annotations"] = json!(st.annotations);
+    }
+    v
+}

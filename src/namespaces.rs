@@ -1,0 +1,136 @@
+//! Namespaces: clone flags for new ones, joining existing ones by path,
+//! and the user namespace's id maps.
+
+use crate::bail;
+use crate::error::{Context, Error, Result};
+use nix::libc;
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+
+pub fn flag(typ: LinuxNamespaceType) -> CloneFlags {
+    match typ {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+/// The kernel's type of the namespace behind an fd (ioctl NS_GET_NSTYPE).
+fn ns_type(fd: &OwnedFd) -> Result<i32> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: the ioctl takes no argument and only reads the fd.
+    let t = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+    if t < 0 {
+        bail!("not a namespace");
+    }
+    Ok(t)
+}
+
+fn open_ns(path: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(path, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .ctx(|| format!("open {}", path.display()))
+}
+
+/// `path` must be a namespace of type `typ`.
+pub fn check_path(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
+    let fd = open_ns(path)?;
+    let got = ns_type(&fd).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+    if got != flag(typ).bits() {
+        bail!("{} is not a {typ} namespace", path.display());
+    }
+    Ok(())
+}
+
+/// The namespaces to join by path, opened in the parent so a bad path fails early.
+pub struct Joins(Vec<(LinuxNamespaceType, OwnedFd)>);
+
+impl Joins {
+    pub fn open(spec: &Spec) -> Result<Joins> {
+        let mut joins = Vec::new();
+        for ns in spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
+            if let Some(path) = ns.path() {
+                joins.push((ns.typ(), open_ns(path)?));
+            }
+        }
+        // The user namespace first: joining it grants the rights to join the rest.
+        joins.sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
+        Ok(Joins(joins))
+    }
+
+    /// setns the pid namespace in the parent: it applies to children only,
+    /// so the init clone lands in it.
+    pub fn enter_pid_for_children(&self) -> Result<()> {
+        for (typ, fd) in &self.0 {
+            if *typ == LinuxNamespaceType::Pid {
+                nix::sched::setns(fd.as_fd(), CloneFlags::CLONE_NEWPID).ctx(|| "join pid namespace")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// In the child: join every namespace but pid (done by the parent).
+    pub fn enter(&self) -> Result<()> {
+        for (typ, fd) in &self.0 {
+            if *typ != LinuxNamespaceType::Pid {
+                nix::sched::setns(fd.as_fd(), flag(*typ)).ctx(|| format!("join {typ} namespace"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Flags for the namespaces to create with the init's clone. A new time
+/// namespace is not among them: see `prepare_time_namespace`.
+pub fn clone_flags(spec: &Spec) -> CloneFlags {
+    let mut flags = CloneFlags::empty();
+    for ns in spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
+        if ns.path().is_none() && ns.typ() != LinuxNamespaceType::Time {
+            flags |= flag(ns.typ());
+        }
+    }
+    flags
+}
+
+fn map_text(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Write the child's uid/gid maps from the parent.
+pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
+    let Some(linux) = spec.linux() else { return Ok(()) };
+    if let Some(maps) = linux.uid_mappings() {
+        std::fs::write(format!("/proc/{pid}/uid_map"), map_text(maps)).ctx(|| "write uid_map (linux.uidMappings)")?;
+    }
+    if let Some(maps) = linux.gid_mappings() {
+        std::fs::write(format!("/proc/{pid}/gid_map"), map_text(maps)).ctx(|| "write gid_map (linux.gidMappings)")?;
+    }
+    Ok(())
+}
+
+/// A new time namespace is entered by children only: unshare it in the
+/// parent and set its offsets before the init is cloned into it.
+pub fn prepare_time_namespace(spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    nix::sched::unshare(flag(LinuxNamespaceType::Time)).ctx(|| "unshare time namespace")?;
+    let mut text = String::new();
+    for (clock, off) in linux.and_then(|l| l.time_offsets().as_ref()).into_iter().flatten() {
+        let name = match clock.as_str() {
+            "monotonic" | "boottime" => clock.as_str(),
+            other => bail!("config.json: linux.timeOffsets: unknown clock {other:?}"),
+        };
+        text += &format!("{name} {} {}\n", off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0));
+    }
+    if !text.is_empty() {
+        std::fs::write("/proc/self/timens_offsets", text).ctx(|| "write timens_offsets (linux.timeOffsets)")?;
+    }
+    Ok(())
+}

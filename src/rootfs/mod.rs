@@ -1,0 +1,127 @@
+//! The container's root filesystem, in spec order: propagation, the rootfs
+//! bind, `mounts`, /dev, masked and read-only paths, pivot_root.
+
+pub mod cgroupfs;
+pub mod devices;
+pub mod mounts;
+pub mod options;
+pub mod path;
+
+use crate::bail;
+use crate::error::{Context, Result};
+use crate::sys::fd_path;
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use oci_spec::runtime::Spec;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::Path;
+
+/// linux.rootfsPropagation as a mount flag.
+pub fn propagation_flag(name: &str) -> Result<MsFlags> {
+    match options::propagation(name) {
+        Some(f) => Ok(f),
+        None => bail!("unknown propagation {name:?}"),
+    }
+}
+
+fn mount_flags(target: &str, flags: MsFlags) -> Result<()> {
+    mount(None::<&str>, target, None::<&str>, flags, None::<&str>).ctx(|| format!("set propagation of {target}"))
+}
+
+/// Everything done while the host's root is still visible.
+pub fn prepare(spec: &Spec, rootfs: &Path, bundle: &Path, in_userns: bool) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    // Nothing we mount may propagate back to the host.
+    let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        Some(p) => propagation_flag(p)?,
+        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+    };
+    mount_flags("/", prop | MsFlags::MS_REC)?;
+    // The rootfs becomes a mount point of its own, as pivot_root needs.
+    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .ctx(|| format!("bind rootfs {}", rootfs.display()))?;
+    let root = path::open_root(rootfs)?;
+    let mut dev_bound = false;
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        mounts::mount_entry(root.as_fd(), m, bundle, i)?;
+        if m.destination() == Path::new("/dev") && options::MountOptions::parse(m)?.is_bind() {
+            dev_bound = true;
+        }
+    }
+    // A /dev bound from the host already has its devices.
+    if !dev_bound {
+        let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or_default();
+        devices::create_all(root.as_fd(), devices, in_userns)?;
+    }
+    if let Some(linux) = linux {
+        for p in linux.masked_paths().iter().flatten() {
+            mask(root.as_fd(), Path::new(p))?;
+        }
+        for p in linux.readonly_paths().iter().flatten() {
+            make_readonly(root.as_fd(), Path::new(p))?;
+        }
+    }
+    Ok(())
+}
+
+/// linux.maskedPaths: /dev/null over a file, an empty read-only tmpfs over a directory.
+fn mask(root: BorrowedFd, p: &Path) -> Result<()> {
+    let target = match path::open(root, p, OFlag::O_PATH) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(e).ctx(|| format!("linux.maskedPaths: open {}", p.display())),
+    };
+    let st = nix::sys::stat::fstat(&target).ctx(|| format!("linux.maskedPaths: stat {}", p.display()))?;
+    let at = fd_path(target.as_raw_fd());
+    let r = if st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFDIR {
+        mount(Some("tmpfs"), at.as_str(), Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
+    } else {
+        mount(Some("/dev/null"), at.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+    };
+    r.ctx(|| format!("linux.maskedPaths: mask {}", p.display()))
+}
+
+/// linux.readonlyPaths: a read-only bind of the path onto itself.
+fn make_readonly(root: BorrowedFd, p: &Path) -> Result<()> {
+    let what = || format!("linux.readonlyPaths: {}", p.display());
+    let target = match path::open(root, p, OFlag::O_PATH) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(e).ctx(what),
+    };
+    let at = fd_path(target.as_raw_fd());
+    mount(Some(at.as_str()), at.as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).ctx(what)?;
+    let target = path::open(root, p, OFlag::O_PATH).ctx(what)?;
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC | mounts::locked_flags(&target);
+    mount(None::<&str>, fd_path(target.as_raw_fd()).as_str(), None::<&str>, flags, None::<&str>).ctx(what)
+}
+
+/// Make the rootfs `/`: pivot_root, or with `--no-pivot` move + chroot.
+pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
+    nix::unistd::chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
+    if no_pivot {
+        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).ctx(|| "move rootfs to /")?;
+        nix::unistd::chroot(".").ctx(|| "chroot")?;
+    } else {
+        // pivot_root(".", ".") stacks the old root on top of the new one;
+        // unmounting "." then leaves only the new root (no temp dir needed).
+        let old_root = nix::fcntl::open("/", OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+            .ctx(|| "open old root")?;
+        nix::unistd::pivot_root(".", ".").ctx(|| "pivot_root")?;
+        nix::unistd::fchdir(&old_root).ctx(|| "chdir old root")?;
+        mount_flags(".", MsFlags::MS_SLAVE | MsFlags::MS_REC)?;
+        umount2(".", MntFlags::MNT_DETACH).ctx(|| "unmount old root")?;
+    }
+    nix::unistd::chdir("/").ctx(|| "chdir /")
+}
+
+/// root.readonly: remount / read-only, keeping its other flags.
+pub fn finish(spec: &Spec) -> Result<()> {
+    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        let root = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ctx(|| "open /")?;
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | mounts::locked_flags(&root);
+        mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).ctx(|| "remount / read-only (root.readonly)")?;
+    }
+    Ok(())
+}

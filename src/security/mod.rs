@@ -1,0 +1,6 @@
+//! What makes the container's process only as powerful as config.json
+//! says: capabilities, user, rlimits, no_new_privs, seccomp.
+
+pub mod caps;
+pub mod rlimits;
+pub mod user;

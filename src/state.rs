@@ -1,0 +1,214 @@
+//! The state directory `<root>/<id>/`: `state.json` (written atomically),
+//! the exec fifo, and a lock on the directory itself so that commands on
+//! one ID serialise.
+
+use crate::bail;
+use crate::error::{Context, Error, Result};
+use nix::fcntl::{Flock, FlockArg, OFlag};
+use nix::sys::stat::Mode;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_ROOT: &str = "/run/hull";
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+/// What hull keeps about a container between commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub id: String,
+    pub pid: i32,
+    /// Start time of `pid` in clock ticks since boot (/proc/PID/stat field
+    /// 22): a pid alone can be reused.
+    pub start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub cgroup: Option<crate::cgroups::Cgroup>,
+    /// The config's hooks, kept for delete (poststop), when the bundle may be gone.
+    #[serde(default)]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// IDs become directory names: letters, digits and `_ . -`, never a path.
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && id != "."
+        && id != ".."
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if !ok {
+        bail!("invalid container id {id:?}: use letters, digits, '_', '.', '-' (at most 1024)");
+    }
+    Ok(())
+}
+
+/// An open, locked state dir of one container.
+pub struct StateDir {
+    pub path: PathBuf,
+    pub id: String,
+    _lock: Flock<File>,
+}
+
+impl StateDir {
+    /// Reserve a new state dir: fails if the ID exists.
+    pub fn create(root: &Path, id: &str) -> Result<StateDir> {
+        validate_id(id)?;
+        std::fs::create_dir_all(root).ctx(|| format!("create state root {}", root.display()))?;
+        let path = root.join(id);
+        match nix::unistd::mkdir(&path, Mode::from_bits_truncate(0o711)) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EEXIST) => bail!("container {id:?} already exists"),
+            Err(e) => return Err(e).ctx(|| format!("create {}", path.display())),
+        }
+        Self::lock(path, id)
+    }
+
+    /// Open and lock an existing container's dir.
+    pub fn open(root: &Path, id: &str) -> Result<StateDir> {
+        validate_id(id)?;
+        let path = root.join(id);
+        if !path.join(STATE_FILE).exists() {
+            bail!("container {id:?} does not exist");
+        }
+        Self::lock(path, id)
+    }
+
+    fn lock(path: PathBuf, id: &str) -> Result<StateDir> {
+        let dir = nix::fcntl::open(&path, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .ctx(|| format!("open {}", path.display()))?;
+        let lock = Flock::lock(File::from(dir), FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+            .ctx(|| format!("lock {}", path.display()))?;
+        Ok(StateDir { path, id: id.to_string(), _lock: lock })
+    }
+
+    pub fn load(&self) -> Result<State> {
+        let file = self.path.join(STATE_FILE);
+        let text = std::fs::read(&file).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::new(format!("container {:?} does not exist", self.id)),
+            _ => Error::new(format!("read {}: {}", file.display(), Error::from(e))),
+        })?;
+        serde_json::from_slice(&text).map_err(|e| Error::new(format!("{}: {e}", file.display())))
+    }
+
+    /// Write state.json atomically: temp file, fsync, rename.
+    pub fn save(&self, state: &State) -> Result<()> {
+        let tmp = self.path.join(".state.json.tmp");
+        let file = self.path.join(STATE_FILE);
+        let json = serde_json::to_vec(state).map_err(|e| Error::new(e.to_string()))?;
+        let mut f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
+        f.write_all(&json).and_then(|_| f.sync_all()).ctx(|| format!("write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &file).ctx(|| format!("rename {}", file.display()))
+    }
+
+    pub fn fifo(&self) -> PathBuf {
+        self.path.join(EXEC_FIFO)
+    }
+
+    /// Remove the whole dir (the lock goes with it).
+    pub fn remove(self) -> Result<()> {
+        std::fs::remove_dir_all(&self.path).ctx(|| format!("remove {}", self.path.display()))
+    }
+}
+
+/// Start time of a process (clock ticks since boot), None if it is gone.
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parens: fields follow the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // starttime is field 22 overall, the 20th after the state.
+    fields.nth(18)?.parse().ok()
+}
+
+impl State {
+    /// Whether the recorded init still runs (same pid and same start time).
+    pub fn alive(&self) -> bool {
+        self.pid > 0 && process_start_time(self.pid) == Some(self.start_time)
+    }
+}
+
+/// RFC 3339 UTC time with nanoseconds, without a date crate.
+pub fn rfc3339_now(nanos: bool) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (h, mi, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    if nanos {
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:09}Z", now.subsec_nanos())
+    } else {
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(validate_id("web-1.a_b").is_ok());
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "ä"] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_id(&"a".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn own_start_time() {
+        let me = std::process::id() as i32;
+        assert!(process_start_time(me).is_some());
+        assert_eq!(process_start_time(me), process_start_time(me));
+    }
+
+    #[test]
+    fn time_format() {
+        let t = rfc3339_now(false);
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z'));
+    }
+}

@@ -1,0 +1,77 @@
+//! The channel between `hull create` and the container's init: typed
+//! messages over a SOCK_SEQPACKET socketpair. Errors in the child travel
+//! back as text, so the parent reports them once, with their context.
+
+use crate::error::{Context, Error, Result};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use std::os::fd::OwnedFd;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// parent -> child: id maps and cgroup are in place, go on.
+    Go,
+    /// child -> parent: mounts are done; the parent may run createRuntime hooks.
+    Mounted,
+    /// parent -> child: hooks ran; continue.
+    Continue,
+    /// child -> parent: set up, about to block on the exec fifo.
+    Ready,
+    /// child -> parent: setup failed.
+    Error(String),
+}
+
+pub struct Channel(OwnedFd);
+
+pub fn pair() -> Result<(Channel, Channel)> {
+    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+        .ctx(|| "socketpair")?;
+    Ok((Channel(a), Channel(b)))
+}
+
+impl Channel {
+    pub fn send(&self, msg: &Msg) -> Result<()> {
+        let mut buf = Vec::with_capacity(64);
+        match msg {
+            Msg::Go => buf.push(b'G'),
+            Msg::Mounted => buf.push(b'M'),
+            Msg::Continue => buf.push(b'C'),
+            Msg::Ready => buf.push(b'R'),
+            Msg::Error(text) => {
+                buf.push(b'E');
+                buf.extend_from_slice(text.as_bytes());
+            }
+        }
+        nix::unistd::write(&self.0, &buf).ctx(|| "sync: send")?;
+        Ok(())
+    }
+
+    /// Receive one message; a closed peer is an error with `what` as context.
+    pub fn recv(&self) -> Result<Msg> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = loop {
+            match nix::unistd::read(&self.0, &mut buf) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => break r.ctx(|| "sync: receive")?,
+            }
+        };
+        let msg = match buf.get(..n) {
+            Some([b'G']) => Msg::Go,
+            Some([b'M']) => Msg::Mounted,
+            Some([b'C']) => Msg::Continue,
+            Some([b'R']) => Msg::Ready,
+            Some([b'E', text @ ..]) => Msg::Error(String::from_utf8_lossy(text).into_owned()),
+            Some([]) => return Err(Error::new("container init exited during setup")),
+            _ => return Err(Error::new("sync: unexpected message")),
+        };
+        Ok(msg)
+    }
+
+    /// Expect `want`; a child's error becomes ours.
+    pub fn expect(&self, want: Msg) -> Result<()> {
+        match self.recv()? {
+            m if m == want => Ok(()),
+            Msg::Error(text) => Err(Error::new(text)),
+            m => Err(Error::new(format!("sync: expected {want:?}, got {m:?}"))),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Thin wrappers for the syscalls nix does not cover (clone3, pidfd,
+//! openat2, close_range). Each returns nix's Errno so callers add context.
+
+use nix::errno::Errno;
+use nix::libc;
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+pub enum Forked {
+    Parent { pid: i32, pidfd: OwnedFd },
+    Child,
+}
+
+/// clone3 without a new stack: the child continues on a copy-on-write copy
+/// of ours, like fork(2), but with namespace flags, a pidfd and optionally
+/// straight into a cgroup (v2). hull is single-threaded, so the child may
+/// allocate freely.
+pub fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked, Errno> {
+    let mut pidfd: RawFd = -1;
+    let mut args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut RawFd as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = cgroup_fd {
+        args.flags |= 0x200000000; // CLONE_INTO_CGROUP
+        args.cgroup = fd as u64;
+    }
+    // SAFETY: the args struct outlives the call; with stack == 0 the child
+    // resumes here like after fork.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>())
+    };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent {
+            pid: pid as i32,
+            // SAFETY: the kernel just handed us this fd.
+            pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+        }),
+    }
+}
+
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: plain syscall, the returned fd is new and owned by us.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+pub fn pidfd_send_signal(pidfd: BorrowedFd, sig: i32) -> Result<(), Errno> {
+    // SAFETY: plain syscall on a valid fd.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0)
+    };
+    Errno::result(ret).map(drop)
+}
+
+/// Wait until the process behind a pidfd has exited (it need not be our child).
+pub fn pidfd_wait_exit(pidfd: BorrowedFd, timeout_ms: i32) -> Result<bool, Errno> {
+    let mut pfd = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    loop {
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        match n {
+            -1 if Errno::last() == Errno::EINTR => continue,
+            -1 => return Err(Errno::last()),
+            0 => return Ok(false),
+            _ => return Ok(true),
+        }
+    }
+}
+
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// openat2(2): resolve `path` relative to `dir` under the `resolve` rules.
+pub fn openat2(dir: BorrowedFd, path: &CStr, flags: i32, resolve: u64) -> Result<OwnedFd, Errno> {
+    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: 0, resolve };
+    loop {
+        // SAFETY: valid C string and struct for the duration of the call.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                path.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if ret >= 0 {
+            return Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) });
+        }
+        // EAGAIN: a rename raced the lookup; the kernel asks us to retry.
+        match Errno::last() {
+            Errno::EAGAIN | Errno::EINTR => continue,
+            e => return Err(e),
+        }
+    }
+}
+
+/// Mark every fd from `first` on close-on-exec, so nothing of the host's
+/// that hull inherited reaches the container (CVE-2024-21626).
+pub fn cloexec_from(first: u32) -> Result<(), Errno> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: plain syscall.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    Errno::result(ret).map(drop)
+}
+
+/// `/proc/self/fd/N`: the path through which the kernel reaches an fd's
+/// file, used to mount onto a target opened safely inside the rootfs.
+pub fn fd_path(fd: RawFd) -> String {
+    format!("/proc/self/fd/{fd}")
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(2) with AT_RECURSIVE on the mount behind `fd`: the `r*`
+/// mount options (rro, rnosuid, ...).
+pub fn mount_setattr_recursive(fd: BorrowedFd, set: u64, clr: u64) -> Result<(), Errno> {
+    const AT_RECURSIVE: u32 = 0x8000;
+    let attr = MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: 0 };
+    let empty = c"";
+    // SAFETY: valid fd, C string and struct for the duration of the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::result(ret).map(drop)
+}
