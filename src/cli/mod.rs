@@ -123,8 +123,6 @@ enum Cmd {
     Spec {
         #[arg(long, short = 'b', default_value = ".")]
         bundle: PathBuf,
-        #[arg(long)]
-        rootless: bool,
     },
 }
 
@@ -184,10 +182,7 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
             let opts = RunOptions { create: args.options(), detach, keep };
             container::run::run(root, &id, &opts)
         }
-        Cmd::Spec { bundle, rootless } => {
-            if rootless {
-                hull::bail!("spec --rootless: not supported");
-            }
+        Cmd::Spec { bundle } => {
             let path = bundle.join("config.json");
             if path.exists() {
                 hull::bail!("{} already exists; remove it first", path.display());

@@ -49,6 +49,7 @@ fn setup(dir: &StateDir, bundle: &Bundle, opts: &CreateOptions) -> Result<Create
     let fifo = nix::fcntl::open(&fifo_path, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, Mode::empty())
         .ctx(|| "open exec fifo")?;
     let joins = Joins::open(spec)?;
+    let seccomp = compile_seccomp(spec)?;
     let (parent_end, child_end) = sync::pair()?;
     if config::new_namespace(spec, LinuxNamespaceType::Time) {
         namespaces::prepare_time_namespace(spec)?;
@@ -69,6 +70,7 @@ fn setup(dir: &StateDir, bundle: &Bundle, opts: &CreateOptions) -> Result<Create
                 no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,
                 new_keyring: (!opts.no_new_keyring).then(|| dir.id.clone()),
+                seccomp: seccomp.as_ref(),
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
@@ -108,6 +110,17 @@ fn setup(dir: &StateDir, bundle: &Bundle, opts: &CreateOptions) -> Result<Create
             Err(e)
         }
     }
+}
+
+fn compile_seccomp(spec: &oci_spec::runtime::Spec) -> Result<Option<crate::security::seccomp::Filter>> {
+    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else { return Ok(None) };
+    let filter = crate::security::seccomp::compile(profile)?;
+    if filter.notify {
+        // The listener fd must reach linux.seccomp.listenerPath; until that
+        // is built, refuse rather than run with a filter nobody answers.
+        crate::bail!("linux.seccomp: SCMP_ACT_NOTIFY is not supported by hull yet");
+    }
+    Ok(Some(filter))
 }
 
 /// SIGKILL our child and reap it.

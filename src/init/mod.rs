@@ -28,6 +28,8 @@ pub struct Init<'a> {
     pub preserve_fds: u32,
     /// Name of a new session keyring (None with --no-new-keyring).
     pub new_keyring: Option<String>,
+    /// linux.seccomp, compiled by the parent before the clone.
+    pub seccomp: Option<&'a security::seccomp::Filter>,
 }
 
 /// Runs in the child; never returns.
@@ -113,6 +115,12 @@ fn setup(init: &Init) -> Result<Prepared> {
     if let Some(adj) = process.oom_score_adj() {
         security::rlimits::oom_score_adj(adj)?;
     }
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
+    // while we still have it. With it, as late as possible (before execve).
+    if !nnp && let Some(filter) = init.seccomp {
+        security::seccomp::load(filter)?;
+    }
     if let Some(caps) = process.capabilities() {
         security::caps::before_user(caps)?;
     }
@@ -123,7 +131,7 @@ fn setup(init: &Init) -> Result<Prepared> {
     // chdir as the user, so a directory it may not enter is an error now.
     nix::unistd::chdir(cwd).ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
     security::user::umask(user);
-    if process.no_new_privileges().unwrap_or(false) {
+    if nnp {
         nix::sys::prctl::set_no_new_privs().ctx(|| "prctl no_new_privs")?;
     }
     Ok(Prepared {
@@ -155,6 +163,12 @@ fn finish(init: &Init, p: Prepared) -> Error {
     // preserved ones.
     if let Err(e) = crate::sys::cloexec_from(3 + init.preserve_fds) {
         return Error::new(format!("close fds: {}", Error::from(e)));
+    }
+    let nnp = init.spec.process().as_ref().and_then(|p| p.no_new_privileges()).unwrap_or(false);
+    if nnp && let Some(filter) = init.seccomp {
+        if let Err(e) = security::seccomp::load(filter) {
+            return e;
+        }
     }
     match nix::unistd::execve(&p.program, &p.argv, &p.env) {
         Err(e) => Error::new(format!("exec {:?}: {}", p.program, Error::from(e))),

@@ -3,4 +3,5 @@
 
 pub mod caps;
 pub mod rlimits;
+pub mod seccomp;
 pub mod user;

@@ -1,0 +1,33 @@
+# hull: make demo (run a busybox container), make test (every test), make bench.
+SHELL := /bin/bash
+HULL := target/release/hull
+
+.PHONY: all build deps demo test unit integration lint bench clean
+
+all: build
+
+# A static binary: no dynamic loader or shared libc mapped at each start,
+# which is most of a short-lived runtime's resident memory.
+build:
+	cargo rustc --release --bin hull -- -C target-feature=+crt-static
+
+# What the tests need on a fresh Debian machine (as root).
+deps:
+	@if [ ! -x /bin/busybox ] || ! /bin/busybox --help >/dev/null 2>&1 || ldd /bin/busybox >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; fi
+
+demo: deps build
+	bash integration/demo.sh $(HULL)
+
+test: deps
+	cargo test -- --test-threads=2
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+bench: deps build
+	bash bench/lifecycle.sh $(HULL) runc crun
+
+clean:
+	cargo clean
