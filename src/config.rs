@@ -5,7 +5,9 @@
 use crate::bail;
 use crate::error::{Error, Result};
 use crate::rootfs::options::MountOptions;
+use crate::security::sched::DeadlineTimes;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// A validated config plus the paths derived from the bundle.
@@ -13,15 +15,23 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub rootfs: PathBuf,
     pub spec: Spec,
+    pub deadline: DeadlineTimes,
 }
 
 /// Parse `<bundle>/config.json`; a type error names the JSON path
-/// (`config.json: process.args: invalid type: ...`).
-pub fn load_spec(path: &Path) -> Result<Spec> {
+/// (`config.json: process.args: invalid type: ...`). Also returns the raw
+/// JSON, for the fields the oci-spec types do not carry.
+pub fn load_spec(path: &Path) -> Result<(Spec, Value)> {
     let text = std::fs::read(path)
         .map_err(|e| Error::new(format!("read {}: {}", path.display(), Error::from(e))))?;
-    let de = &mut serde_json::Deserializer::from_slice(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let raw: Value =
+        serde_json::from_slice(&text).map_err(|e| Error::new(format!("config.json: {e}")))?;
+    let spec = parse_spec(&raw)?;
+    Ok((spec, raw))
+}
+
+pub fn parse_spec(raw: &Value) -> Result<Spec> {
+    serde_path_to_error::deserialize(raw).map_err(|e| {
         let at = e.path().to_string();
         let inner = e.into_inner();
         if at == "." {
@@ -38,9 +48,69 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
     if !dir.is_dir() {
         bail!("bundle {}: no such directory", dir.display());
     }
-    let spec = load_spec(&dir.join("config.json"))?;
+    let (spec, raw) = load_spec(&dir.join("config.json"))?;
     let rootfs = validate(&spec, &dir)?;
-    Ok(Bundle { dir, rootfs, spec })
+    warn_dropped(&raw, &spec);
+    let sched = &raw["process"]["scheduler"];
+    let deadline = DeadlineTimes {
+        runtime: sched["runtime"].as_u64().unwrap_or(0),
+        deadline: sched["deadline"].as_u64().unwrap_or(0),
+        period: sched["period"].as_u64().unwrap_or(0),
+    };
+    Ok(Bundle {
+        dir,
+        rootfs,
+        spec,
+        deadline,
+    })
+}
+
+/// Fields of the config that hull's parser does not know are not applied:
+/// say so rather than drop them silently. (The scheduler's deadline times
+/// are read from the raw JSON, so they are not reported.)
+fn warn_dropped(raw: &Value, spec: &Spec) {
+    let Ok(parsed) = serde_json::to_value(spec) else {
+        return;
+    };
+    let mut dropped = Vec::new();
+    diff(raw, &parsed, String::new(), &mut dropped);
+    dropped.retain(|p| {
+        !p.starts_with("process.scheduler.") && !p.starts_with("linux.resources.unified")
+    });
+    for path in dropped {
+        crate::log::warn(&format!(
+            "config.json: {path}: not supported by hull, ignored"
+        ));
+    }
+}
+
+fn diff(raw: &Value, parsed: &Value, at: String, out: &mut Vec<String>) {
+    match (raw, parsed) {
+        (Value::Object(r), Value::Object(p)) => {
+            for (k, v) in r {
+                let here = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                match p.get(k) {
+                    Some(pv) => diff(v, pv, here, out),
+                    None if !v.is_null() && !is_empty(v) => out.push(here),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(r), Value::Array(p)) => {
+            for (i, (rv, pv)) in r.iter().zip(p).enumerate() {
+                diff(rv, pv, format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    matches!(v, Value::Object(o) if o.is_empty()) || matches!(v, Value::Array(a) if a.is_empty())
 }
 
 /// Checks what the host can check without changing anything; returns the
@@ -59,7 +129,10 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         _ => bail!("config.json: process.args: must not be empty"),
     }
     if !process.cwd().is_absolute() {
-        bail!("config.json: process.cwd: {:?} is not an absolute path", process.cwd());
+        bail!(
+            "config.json: process.cwd: {:?} is not an absolute path",
+            process.cwd()
+        );
     }
     let root = spec
         .root()
@@ -67,11 +140,17 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         .ok_or_else(|| Error::new("config.json: root: missing"))?;
     let rootfs = bundle.join(root.path());
     if !rootfs.is_dir() {
-        bail!("config.json: root.path: {} does not exist or is not a directory", rootfs.display());
+        bail!(
+            "config.json: root.path: {} does not exist or is not a directory",
+            rootfs.display()
+        );
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if !m.destination().is_absolute() {
-            bail!("config.json: mounts[{i}].destination: {:?} is not an absolute path", m.destination());
+            bail!(
+                "config.json: mounts[{i}].destination: {:?} is not an absolute path",
+                m.destination()
+            );
         }
         MountOptions::parse(m).map_err(|e| Error::new(format!("config.json: mounts[{i}]: {e}")))?;
     }
@@ -83,6 +162,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !uts {
         bail!("config.json: domainname: needs a new uts namespace");
     }
+    crate::security::lsm::validate(spec)?;
     if let Some(linux) = spec.linux() {
         validate_namespaces(linux)?;
         if let Some(p) = linux.rootfs_propagation() {
@@ -91,7 +171,10 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         }
         for (i, d) in linux.devices().iter().flatten().enumerate() {
             if !d.path().is_absolute() {
-                bail!("config.json: linux.devices[{i}].path: {:?} is not an absolute path", d.path());
+                bail!(
+                    "config.json: linux.devices[{i}].path: {:?} is not an absolute path",
+                    d.path()
+                );
             }
         }
     }
@@ -103,20 +186,35 @@ fn validate_namespaces(linux: &oci_spec::runtime::Linux) -> Result<()> {
     for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
         let typ = ns.typ();
         if seen.contains(&typ) {
-            bail!("config.json: linux.namespaces[{i}]: duplicate namespace type {typ}");
+            bail!(
+                "config.json: linux.namespaces[{i}]: duplicate namespace type {}",
+                crate::namespaces::config_name(typ)
+            );
         }
         seen.push(typ);
         if let Some(path) = ns.path() {
-            crate::namespaces::check_path(typ, path)
-                .map_err(|e| Error::new(format!("config.json: linux.namespaces[{i}] ({typ}): {e}")))?;
+            crate::namespaces::check_path(typ, path).map_err(|e| {
+                let name = crate::namespaces::config_name(typ);
+                Error::new(format!("config.json: linux.namespaces[{i}] ({name}): {e}"))
+            })?;
         }
     }
     let has_new = |t: LinuxNamespaceType| {
-        linux.namespaces().iter().flatten().any(|n| n.typ() == t && n.path().is_none())
+        linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == t && n.path().is_none())
     };
     let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
-    if has_maps && !linux.namespaces().iter().flatten().any(|n| n.typ() == LinuxNamespaceType::User) {
+    if has_maps
+        && !linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == LinuxNamespaceType::User)
+    {
         bail!("config.json: linux.uidMappings: set without a user namespace");
     }
     if has_new(LinuxNamespaceType::User) && !has_maps {

@@ -79,7 +79,10 @@ mod tests {
 
     #[test]
     fn errno_is_lowercase() {
-        assert_eq!(errno_text(nix::errno::Errno::ENOENT), "no such file or directory");
+        assert_eq!(
+            errno_text(nix::errno::Errno::ENOENT),
+            "no such file or directory"
+        );
         assert_eq!(errno_text(nix::errno::Errno::EACCES), "permission denied");
     }
 

@@ -22,12 +22,19 @@ pub fn init(config: Config) {
 fn write(level: &str, msg: &str) {
     let cfg = CONFIG.get().cloned().unwrap_or_default();
     let line = if cfg.json {
-        serde_json::json!({"level": level, "msg": msg, "time": crate::state::rfc3339_now(false)}).to_string()
+        serde_json::json!({"level": level, "msg": msg, "time": crate::state::rfc3339_now(false)})
+            .to_string()
     } else {
-        format!("time=\"{}\" level={level} msg={msg:?}", crate::state::rfc3339_now(false))
+        format!(
+            "time=\"{}\" level={level} msg={msg:?}",
+            crate::state::rfc3339_now(false)
+        )
     };
     if let Some(path) = &cfg.file
-        && let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path)
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
     {
         let _ = writeln!(f, "{line}");
     }

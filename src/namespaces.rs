@@ -34,8 +34,12 @@ fn ns_type(fd: &OwnedFd) -> Result<i32> {
 }
 
 fn open_ns(path: &Path) -> Result<OwnedFd> {
-    nix::fcntl::open(path, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .ctx(|| format!("open {}", path.display()))
+    nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| format!("open {}", path.display()))
 }
 
 /// `path` must be a namespace of type `typ`.
@@ -43,7 +47,7 @@ pub fn check_path(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
     let fd = open_ns(path)?;
     let got = ns_type(&fd).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
     if got != flag(typ).bits() {
-        bail!("{} is not a {typ} namespace", path.display());
+        bail!("{} is not a {} namespace", path.display(), config_name(typ));
     }
     Ok(())
 }
@@ -54,7 +58,13 @@ pub struct Joins(Vec<(LinuxNamespaceType, OwnedFd)>);
 impl Joins {
     pub fn open(spec: &Spec) -> Result<Joins> {
         let mut joins = Vec::new();
-        for ns in spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
+        for ns in spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .into_iter()
+            .flatten()
+        {
             if let Some(path) = ns.path() {
                 joins.push((ns.typ(), open_ns(path)?));
             }
@@ -69,7 +79,8 @@ impl Joins {
     pub fn enter_pid_for_children(&self) -> Result<()> {
         for (typ, fd) in &self.0 {
             if *typ == LinuxNamespaceType::Pid {
-                nix::sched::setns(fd.as_fd(), CloneFlags::CLONE_NEWPID).ctx(|| "join pid namespace")?;
+                nix::sched::setns(fd.as_fd(), CloneFlags::CLONE_NEWPID)
+                    .ctx(|| "join pid namespace")?;
             }
         }
         Ok(())
@@ -79,7 +90,8 @@ impl Joins {
     pub fn enter(&self) -> Result<()> {
         for (typ, fd) in &self.0 {
             if *typ != LinuxNamespaceType::Pid {
-                nix::sched::setns(fd.as_fd(), flag(*typ)).ctx(|| format!("join {typ} namespace"))?;
+                nix::sched::setns(fd.as_fd(), flag(*typ))
+                    .ctx(|| format!("join {typ} namespace"))?;
             }
         }
         Ok(())
@@ -87,11 +99,23 @@ impl Joins {
 }
 
 /// Flags for the namespaces to create with the init's clone. A new time
-/// namespace is not among them: see `prepare_time_namespace`.
+/// namespace is not among them (see `prepare_time_namespace`), nor a new
+/// cgroup namespace: the init unshares it once it is in its cgroup.
 pub fn clone_flags(spec: &Spec) -> CloneFlags {
     let mut flags = CloneFlags::empty();
-    for ns in spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
-        if ns.path().is_none() && ns.typ() != LinuxNamespaceType::Time {
+    for ns in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        if ns.path().is_none()
+            && !matches!(
+                ns.typ(),
+                LinuxNamespaceType::Time | LinuxNamespaceType::Cgroup
+            )
+        {
             flags |= flag(ns.typ());
         }
     }
@@ -106,12 +130,16 @@ fn map_text(maps: &[LinuxIdMapping]) -> String {
 
 /// Write the child's uid/gid maps from the parent.
 pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
-    let Some(linux) = spec.linux() else { return Ok(()) };
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
     if let Some(maps) = linux.uid_mappings() {
-        std::fs::write(format!("/proc/{pid}/uid_map"), map_text(maps)).ctx(|| "write uid_map (linux.uidMappings)")?;
+        std::fs::write(format!("/proc/{pid}/uid_map"), map_text(maps))
+            .ctx(|| "write uid_map (linux.uidMappings)")?;
     }
     if let Some(maps) = linux.gid_mappings() {
-        std::fs::write(format!("/proc/{pid}/gid_map"), map_text(maps)).ctx(|| "write gid_map (linux.gidMappings)")?;
+        std::fs::write(format!("/proc/{pid}/gid_map"), map_text(maps))
+            .ctx(|| "write gid_map (linux.gidMappings)")?;
     }
     Ok(())
 }
@@ -122,15 +150,51 @@ pub fn prepare_time_namespace(spec: &Spec) -> Result<()> {
     let linux = spec.linux().as_ref();
     nix::sched::unshare(flag(LinuxNamespaceType::Time)).ctx(|| "unshare time namespace")?;
     let mut text = String::new();
-    for (clock, off) in linux.and_then(|l| l.time_offsets().as_ref()).into_iter().flatten() {
+    for (clock, off) in linux
+        .and_then(|l| l.time_offsets().as_ref())
+        .into_iter()
+        .flatten()
+    {
         let name = match clock.as_str() {
             "monotonic" | "boottime" => clock.as_str(),
             other => bail!("config.json: linux.timeOffsets: unknown clock {other:?}"),
         };
-        text += &format!("{name} {} {}\n", off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0));
+        text += &format!(
+            "{name} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        );
     }
     if !text.is_empty() {
-        std::fs::write("/proc/self/timens_offsets", text).ctx(|| "write timens_offsets (linux.timeOffsets)")?;
+        std::fs::write("/proc/self/timens_offsets", text)
+            .ctx(|| "write timens_offsets (linux.timeOffsets)")?;
     }
     Ok(())
+}
+
+/// The host uid and gid that are root inside the container (0 without a
+/// user namespace).
+pub fn container_root_ids(spec: &Spec) -> (nix::unistd::Uid, nix::unistd::Gid) {
+    let host_of = |maps: Option<&Vec<LinuxIdMapping>>| {
+        maps.into_iter()
+            .flatten()
+            .find(|m| m.container_id() == 0)
+            .map(|m| m.host_id())
+            .unwrap_or(0)
+    };
+    let linux = spec.linux().as_ref();
+    let uid = host_of(linux.and_then(|l| l.uid_mappings().as_ref()));
+    let gid = host_of(linux.and_then(|l| l.gid_mappings().as_ref()));
+    (
+        nix::unistd::Uid::from_raw(uid),
+        nix::unistd::Gid::from_raw(gid),
+    )
+}
+
+/// The name config.json uses for a namespace type (`network`, not `net`).
+pub fn config_name(typ: LinuxNamespaceType) -> String {
+    serde_json::to_value(typ)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_else(|| typ.to_string())
 }

@@ -63,7 +63,9 @@ pub fn validate_id(id: &str) -> Result<()> {
         && id.len() <= 1024
         && id != "."
         && id != ".."
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
     if !ok {
         bail!("invalid container id {id:?}: use letters, digits, '_', '.', '-' (at most 1024)");
     }
@@ -102,18 +104,28 @@ impl StateDir {
     }
 
     fn lock(path: PathBuf, id: &str) -> Result<StateDir> {
-        let dir = nix::fcntl::open(&path, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-            .ctx(|| format!("open {}", path.display()))?;
+        let dir = nix::fcntl::open(
+            &path,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx(|| format!("open {}", path.display()))?;
         let lock = Flock::lock(File::from(dir), FlockArg::LockExclusive)
             .map_err(|(_, e)| e)
             .ctx(|| format!("lock {}", path.display()))?;
-        Ok(StateDir { path, id: id.to_string(), _lock: lock })
+        Ok(StateDir {
+            path,
+            id: id.to_string(),
+            _lock: lock,
+        })
     }
 
     pub fn load(&self) -> Result<State> {
         let file = self.path.join(STATE_FILE);
         let text = std::fs::read(&file).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::new(format!("container {:?} does not exist", self.id)),
+            std::io::ErrorKind::NotFound => {
+                Error::new(format!("container {:?} does not exist", self.id))
+            }
             _ => Error::new(format!("read {}: {}", file.display(), Error::from(e))),
         })?;
         serde_json::from_slice(&text).map_err(|e| Error::new(format!("{}: {e}", file.display())))
@@ -125,7 +137,9 @@ impl StateDir {
         let file = self.path.join(STATE_FILE);
         let json = serde_json::to_vec(state).map_err(|e| Error::new(e.to_string()))?;
         let mut f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
-        f.write_all(&json).and_then(|_| f.sync_all()).ctx(|| format!("write {}", tmp.display()))?;
+        f.write_all(&json)
+            .and_then(|_| f.sync_all())
+            .ctx(|| format!("write {}", tmp.display()))?;
         std::fs::rename(&tmp, &file).ctx(|| format!("rename {}", file.display()))
     }
 
@@ -179,7 +193,10 @@ pub fn rfc3339_now(nanos: bool) -> String {
     let y = yoe + era * 400 + i64::from(m <= 2);
     let (h, mi, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
     if nanos {
-        format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:09}Z", now.subsec_nanos())
+        format!(
+            "{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:09}Z",
+            now.subsec_nanos()
+        )
     } else {
         format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
     }

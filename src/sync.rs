@@ -3,7 +3,7 @@
 //! back as text, so the parent reports them once, with their context.
 
 use crate::error::{Context, Error, Result};
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use std::os::fd::OwnedFd;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -23,8 +23,13 @@ pub enum Msg {
 pub struct Channel(OwnedFd);
 
 pub fn pair() -> Result<(Channel, Channel)> {
-    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-        .ctx(|| "socketpair")?;
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx(|| "socketpair")?;
     Ok((Channel(a), Channel(b)))
 }
 

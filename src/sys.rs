@@ -46,7 +46,11 @@ pub fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked, Errno> {
     // SAFETY: the args struct outlives the call; with stack == 0 the child
     // resumes here like after fork.
     let ret = unsafe {
-        libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>())
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
     };
     match ret {
         -1 => Err(Errno::last()),
@@ -71,14 +75,24 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
 pub fn pidfd_send_signal(pidfd: BorrowedFd, sig: i32) -> Result<(), Errno> {
     // SAFETY: plain syscall on a valid fd.
     let ret = unsafe {
-        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0)
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<u8>(),
+            0,
+        )
     };
     Errno::result(ret).map(drop)
 }
 
 /// Wait until the process behind a pidfd has exited (it need not be our child).
 pub fn pidfd_wait_exit(pidfd: BorrowedFd, timeout_ms: i32) -> Result<bool, Errno> {
-    let mut pfd = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
     loop {
         // SAFETY: one valid pollfd.
         let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
@@ -103,7 +117,11 @@ struct OpenHow {
 
 /// openat2(2): resolve `path` relative to `dir` under the `resolve` rules.
 pub fn openat2(dir: BorrowedFd, path: &CStr, flags: i32, resolve: u64) -> Result<OwnedFd, Errno> {
-    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: 0, resolve };
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve,
+    };
     loop {
         // SAFETY: valid C string and struct for the duration of the call.
         let ret = unsafe {
@@ -153,7 +171,12 @@ struct MountAttr {
 /// mount options (rro, rnosuid, ...).
 pub fn mount_setattr_recursive(fd: BorrowedFd, set: u64, clr: u64) -> Result<(), Errno> {
     const AT_RECURSIVE: u32 = 0x8000;
-    let attr = MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: 0 };
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
     let empty = c"";
     // SAFETY: valid fd, C string and struct for the duration of the call.
     let ret = unsafe {

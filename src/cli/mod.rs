@@ -9,7 +9,11 @@ use std::path::PathBuf;
 mod list;
 
 #[derive(Parser)]
-#[command(name = "hull", about = "hull: a low-level OCI container runtime", disable_version_flag = true)]
+#[command(
+    name = "hull",
+    about = "hull: a low-level OCI container runtime",
+    disable_version_flag = true
+)]
 struct Cli {
     /// Root directory for container state
     #[arg(long, global = true, default_value = hull::state::DEFAULT_ROOT)]
@@ -170,16 +174,22 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
         }
         Cmd::Kill { all, id, signal } => {
             let sig = container::kill::parse_signal(&signal)?;
-            if all {
-                hull::bail!("kill --all: needs the cgroup layer, not in this build");
-            }
-            container::kill::kill(root, &id, sig).map(|_| 0)
+            container::kill::kill(root, &id, sig, all).map(|_| 0)
         }
         Cmd::Delete { force, id } => container::delete::delete(root, &id, force).map(|_| 0),
         Cmd::List { format, quiet } => list::print(root, &format, quiet).map(|_| 0),
-        Cmd::Run { args, detach, keep, id } => {
+        Cmd::Run {
+            args,
+            detach,
+            keep,
+            id,
+        } => {
             check_console(&args)?;
-            let opts = RunOptions { create: args.options(), detach, keep };
+            let opts = RunOptions {
+                create: args.options(),
+                detach,
+                keep,
+            };
             container::run::run(root, &id, &opts)
         }
         Cmd::Spec { bundle } => {
@@ -189,7 +199,13 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
             }
             let spec = oci_spec::runtime::Spec::default();
             let text = serde_json::to_string_pretty(&spec).unwrap_or_default();
-            std::fs::write(&path, text + "\n").map_err(|e| hull::Error::new(format!("write {}: {}", path.display(), hull::Error::from(e))))?;
+            std::fs::write(&path, text + "\n").map_err(|e| {
+                hull::Error::new(format!(
+                    "write {}: {}",
+                    path.display(),
+                    hull::Error::from(e)
+                ))
+            })?;
             Ok(0)
         }
     }

@@ -24,16 +24,26 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let st = dir.load()?;
     match super::status(&dir, &st) {
         Status::Stopped => {}
-        s if force => {
-            let _ = s;
-            if let Ok(pidfd) = crate::sys::pidfd_open(st.pid) {
-                if st.alive() {
-                    let _ = crate::sys::pidfd_send_signal(pidfd.as_fd(), nix::libc::SIGKILL);
-                    let _ = crate::sys::pidfd_wait_exit(pidfd.as_fd(), 10_000);
-                }
+        _ if force => {
+            if let Ok(pidfd) = crate::sys::pidfd_open(st.pid)
+                && st.alive()
+            {
+                let _ = crate::sys::pidfd_send_signal(pidfd.as_fd(), nix::libc::SIGKILL);
+                let _ = crate::sys::pidfd_wait_exit(pidfd.as_fd(), 10_000);
             }
         }
-        s => bail!("cannot delete container {id} that is not stopped: {}", s.as_str()),
+        s => bail!(
+            "cannot delete container {id} that is not stopped: {}",
+            s.as_str()
+        ),
+    }
+    if let Some(cgroup) = &st.cgroup {
+        // Without a pid namespace, processes can outlive the init.
+        if force {
+            let _ = cgroup.thaw();
+            cgroup.kill_all(nix::libc::SIGKILL)?;
+        }
+        cgroup.destroy()?;
     }
     dir.remove()
 }

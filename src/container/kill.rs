@@ -6,10 +6,20 @@ use crate::state::{State, StateDir};
 use std::os::fd::AsFd;
 use std::path::Path;
 
-pub fn kill(root: &Path, id: &str, signal: i32) -> Result<()> {
+/// Signal the init, or with `all` every process in the container's cgroup.
+pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
-    signal_init(&st, signal)
+    match (&st.cgroup, all) {
+        (Some(cgroup), true) => {
+            if !st.alive() && cgroup.pids()?.is_empty() {
+                bail!("container not running");
+            }
+            cgroup.kill_all(signal)
+        }
+        (None, true) => bail!("kill --all: container {id:?} has no cgroup"),
+        _ => signal_init(&st, signal),
+    }
 }
 
 /// Open a pidfd, then check it is still our init (pid and start time):
@@ -19,7 +29,8 @@ pub fn signal_init(st: &State, signal: i32) -> Result<()> {
         Ok(fd) if st.alive() => fd,
         _ => bail!("container not running"),
     };
-    crate::sys::pidfd_send_signal(pidfd.as_fd(), signal).ctx(|| format!("kill container {:?}", st.id))
+    crate::sys::pidfd_send_signal(pidfd.as_fd(), signal)
+        .ctx(|| format!("kill container {:?}", st.id))
 }
 
 /// Parse `TERM`, `SIGTERM`, `15` (case-insensitive names).
@@ -31,7 +42,11 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         bail!("invalid signal {s:?}");
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     match name.parse::<nix::sys::signal::Signal>() {
         Ok(sig) => Ok(sig as i32),
         Err(_) => bail!("invalid signal {s:?}"),

@@ -1,7 +1,7 @@
 //! `list`: every container under the root, with its live status.
 
-use crate::state::{StateDir, Status};
 use crate::error::Result;
+use crate::state::{StateDir, Status};
 use std::path::Path;
 
 pub struct Entry {
@@ -11,12 +11,19 @@ pub struct Entry {
 
 pub fn list(root: &Path) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(root) else { return Ok(out) };
-    let mut ids: Vec<String> = entries.flatten().filter_map(|e| e.file_name().into_string().ok()).collect();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Ok(out);
+    };
+    let mut ids: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
     ids.sort();
     for id in ids {
         // Half-created or concurrently deleted containers are skipped.
-        let Ok(dir) = StateDir::open(root, &id) else { continue };
+        let Ok(dir) = StateDir::open(root, &id) else {
+            continue;
+        };
         let Ok(state) = dir.load() else { continue };
         let status = super::status(&dir, &state);
         out.push(Entry { state, status });

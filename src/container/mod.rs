@@ -11,13 +11,20 @@ pub mod state;
 
 use crate::state::{State, StateDir, Status};
 
-/// The live status: `created` while the exec fifo waits, `running` while
-/// the recorded init lives, `stopped` after.
+/// The live status: `created` while the exec fifo waits, `paused` while
+/// its cgroup is frozen, `running` while the recorded init lives,
+/// `stopped` after.
 pub fn status(dir: &StateDir, st: &State) -> Status {
     if !st.alive() {
         Status::Stopped
     } else if dir.fifo().exists() {
         Status::Created
+    } else if st
+        .cgroup
+        .as_ref()
+        .is_some_and(|c| c.is_frozen().unwrap_or(false))
+    {
+        Status::Paused
     } else {
         Status::Running
     }

@@ -18,8 +18,12 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         _ => bail!("cannot start an already running container"),
     }
     let pidfd = crate::sys::pidfd_open(st.pid).ctx(|| "open container init")?;
-    let fifo = nix::fcntl::open(&dir.fifo(), OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
-        .ctx(|| "open exec fifo")?;
+    let fifo = nix::fcntl::open(
+        &dir.fifo(),
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| "open exec fifo")?;
     wait_released(&fifo, &pidfd)?;
     std::fs::remove_file(dir.fifo()).ctx(|| "remove exec fifo")
 }
@@ -27,8 +31,16 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
 /// Wait for the init's byte on the fifo, or for the init to die first.
 fn wait_released(fifo: &OwnedFd, pidfd: &OwnedFd) -> Result<()> {
     let mut fds = [
-        libc::pollfd { fd: fifo.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        libc::pollfd {
+            fd: fifo.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
     ];
     loop {
         // SAFETY: two valid pollfds.

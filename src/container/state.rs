@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::state::{State, StateDir, Status};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::Path;
 
 pub const OCI_VERSION: &str = "1.3.0";

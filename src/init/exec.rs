@@ -2,15 +2,20 @@
 //! phrases engines map to exit codes 127 and 126.
 
 use crate::bail;
-use crate::error::{errno_text, Result};
-use nix::unistd::{access, AccessFlags};
+use crate::error::{Result, errno_text};
+use nix::unistd::{AccessFlags, access};
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 fn check(name: &str, p: &Path) -> Result<()> {
-    let meta = std::fs::metadata(p)
-        .map_err(|e| crate::error::Error::new(format!("exec: {name:?}: stat {}: {}", p.display(), crate::error::Error::from(e))))?;
+    let meta = std::fs::metadata(p).map_err(|e| {
+        crate::error::Error::new(format!(
+            "exec: {name:?}: stat {}: {}",
+            p.display(),
+            crate::error::Error::from(e)
+        ))
+    })?;
     if meta.is_dir() {
         bail!("exec: {name:?}: is a directory");
     }

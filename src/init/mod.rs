@@ -28,6 +28,10 @@ pub struct Init<'a> {
     pub preserve_fds: u32,
     /// Name of a new session keyring (None with --no-new-keyring).
     pub new_keyring: Option<String>,
+    /// process.scheduler's SCHED_DEADLINE times.
+    pub deadline: security::sched::DeadlineTimes,
+    /// The container's cgroup, for `cgroup` mounts.
+    pub cgroup: Option<&'a crate::cgroups::Cgroup>,
     /// linux.seccomp, compiled by the parent before the clone.
     pub seccomp: Option<&'a security::seccomp::Filter>,
 }
@@ -57,17 +61,30 @@ struct Prepared {
 }
 
 fn cstrings(v: &[String]) -> Result<Vec<CString>> {
-    v.iter().map(|s| CString::new(s.as_bytes()).map_err(|_| Error::new(format!("{s:?} contains a NUL byte")))).collect()
+    v.iter()
+        .map(|s| {
+            CString::new(s.as_bytes()).map_err(|_| Error::new(format!("{s:?} contains a NUL byte")))
+        })
+        .collect()
 }
 
 fn setup(init: &Init) -> Result<Prepared> {
     let spec = init.spec;
-    let process = spec.process().as_ref().ok_or_else(|| Error::new("config.json: process: missing"))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::new("config.json: process: missing"))?;
     // Nothing of the container may ptrace us or open /proc/<pid>/exe while
     // we still run the host's hull binary.
     nix::sys::prctl::set_dumpable(false).ctx(|| "prctl dumpable")?;
     init.joins.enter()?;
     init.chan.expect(Msg::Go)?;
+    // Unshared only now that the parent has put us in our cgroup, so the
+    // namespace is rooted there.
+    if crate::config::new_namespace(spec, LinuxNamespaceType::Cgroup) {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .ctx(|| "unshare cgroup namespace")?;
+    }
     if let Some(name) = &init.new_keyring {
         join_session_keyring(name)?;
     }
@@ -84,19 +101,30 @@ fn setup(init: &Init) -> Result<Prepared> {
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         set_domainname(d)?;
     }
-    for (key, value) in spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()).into_iter().flatten() {
+    for (key, value) in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.sysctl().as_ref())
+        .into_iter()
+        .flatten()
+    {
         let file = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
         std::fs::write(&file, value).ctx(|| format!("linux.sysctl: write {key}={value}"))?;
     }
     let new_mnt = crate::config::new_namespace(spec, LinuxNamespaceType::Mount);
     if new_mnt {
-        crate::rootfs::prepare(spec, init.rootfs, init.bundle, userns)?;
+        crate::rootfs::prepare(spec, init.rootfs, init.bundle, userns, init.cgroup)?;
         crate::rootfs::enter(init.rootfs, init.no_pivot)?;
-        crate::rootfs::finish(spec)?;
     } else {
         // Sharing the host's mount namespace: chroot only, touching no mount.
         nix::unistd::chroot(init.rootfs).ctx(|| format!("chroot {}", init.rootfs.display()))?;
         nix::unistd::chdir("/").ctx(|| "chdir /")?;
+    }
+    // Before a read-only root is sealed: runc creates a missing cwd too.
+    let cwd = process.cwd();
+    std::fs::create_dir_all(cwd).ctx(|| format!("process.cwd: create {}", cwd.display()))?;
+    if new_mnt {
+        crate::rootfs::finish(spec)?;
     }
 
     // The process, as far as it can be prepared before `start`.
@@ -107,14 +135,27 @@ fn setup(init: &Init) -> Result<Prepared> {
     }
     let args = process.args().as_deref().unwrap_or_default();
     let program = exec::lookup(&args[0], &env)?;
-    let cwd = process.cwd();
-    std::fs::create_dir_all(cwd).ctx(|| format!("process.cwd: create {}", cwd.display()))?;
     if let Some(rl) = process.rlimits() {
         security::rlimits::apply(rl)?;
     }
     if let Some(adj) = process.oom_score_adj() {
         security::rlimits::oom_score_adj(adj)?;
     }
+    if let Some(linux) = spec.linux() {
+        if let Some(p) = linux.personality() {
+            security::sched::set_personality(p)?;
+        }
+        if let Some(p) = linux.memory_policy() {
+            security::sched::set_memory_policy(p)?;
+        }
+    }
+    if let Some(s) = process.scheduler() {
+        security::sched::set_scheduler(s, init.deadline)?;
+    }
+    if let Some(p) = process.io_priority() {
+        security::sched::set_io_priority(p)?;
+    }
+    security::lsm::apply_exec_labels(spec)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
     // while we still have it. With it, as late as possible (before execve).
@@ -135,7 +176,8 @@ fn setup(init: &Init) -> Result<Prepared> {
         nix::sys::prctl::set_no_new_privs().ctx(|| "prctl no_new_privs")?;
     }
     Ok(Prepared {
-        program: CString::new(program.as_os_str().as_encoded_bytes()).map_err(|_| Error::new("process.args[0]: NUL byte"))?,
+        program: CString::new(program.as_os_str().as_encoded_bytes())
+            .map_err(|_| Error::new("process.args[0]: NUL byte"))?,
         argv: cstrings(args)?,
         env: cstrings(&env)?,
     })
@@ -164,11 +206,17 @@ fn finish(init: &Init, p: Prepared) -> Error {
     if let Err(e) = crate::sys::cloexec_from(3 + init.preserve_fds) {
         return Error::new(format!("close fds: {}", Error::from(e)));
     }
-    let nnp = init.spec.process().as_ref().and_then(|p| p.no_new_privileges()).unwrap_or(false);
-    if nnp && let Some(filter) = init.seccomp {
-        if let Err(e) = security::seccomp::load(filter) {
-            return e;
-        }
+    let nnp = init
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.no_new_privileges())
+        .unwrap_or(false);
+    if nnp
+        && let Some(filter) = init.seccomp
+        && let Err(e) = security::seccomp::load(filter)
+    {
+        return e;
     }
     match nix::unistd::execve(&p.program, &p.argv, &p.env) {
         Err(e) => Error::new(format!("exec {:?}: {}", p.program, Error::from(e))),
@@ -182,7 +230,9 @@ fn setgroups_allowed(userns: bool) -> bool {
 fn set_domainname(name: &str) -> Result<()> {
     // SAFETY: valid pointer and length.
     let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
-    nix::errno::Errno::result(ret).map(drop).ctx(|| format!("setdomainname {name:?}"))
+    nix::errno::Errno::result(ret)
+        .map(drop)
+        .ctx(|| format!("setdomainname {name:?}"))
 }
 
 /// A session keyring of the container's own, so keys never leak between
@@ -191,7 +241,8 @@ fn join_session_keyring(name: &str) -> Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     let name = CString::new(name).map_err(|_| Error::new("keyring name: NUL byte"))?;
     // SAFETY: valid C string for the duration of the call.
-    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
     match nix::errno::Errno::result(ret) {
         Ok(_) | Err(nix::errno::Errno::ENOSYS) => Ok(()),
         Err(e) => Err(e).ctx(|| "join session keyring"),

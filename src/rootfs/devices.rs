@@ -6,7 +6,7 @@ use super::path::{self, Kind};
 use crate::error::{Context, Result};
 use crate::sys::fd_path;
 use nix::errno::Errno;
-use nix::sys::stat::{makedev, Mode, SFlag};
+use nix::sys::stat::{Mode, SFlag, makedev};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -50,7 +50,7 @@ impl Node {
                 return Err(crate::error::Error::new(format!(
                     "linux.devices: {}: type \"a\" is only valid in resources.devices",
                     d.path().display()
-                )))
+                )));
             }
         };
         Ok(Node {
@@ -100,7 +100,11 @@ fn create(root: BorrowedFd, node: &Node, in_userns: bool) -> Result<()> {
     let name = node.path.file_name().unwrap_or_default();
     let parent = path::create(root, parent_path, Kind::Dir)?;
     // Whatever the image has there is replaced.
-    match nix::unistd::unlinkat(parent.as_fd(), name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+    match nix::unistd::unlinkat(
+        parent.as_fd(),
+        name,
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    ) {
         Ok(()) | Err(Errno::ENOENT) => {}
         Err(e) => return Err(e).ctx(|| "remove existing file"),
     }
@@ -108,7 +112,13 @@ fn create(root: BorrowedFd, node: &Node, in_userns: bool) -> Result<()> {
     let made = if in_userns {
         Err(Errno::EPERM)
     } else {
-        nix::sys::stat::mknodat(parent.as_fd(), name, node.kind, Mode::from_bits_truncate(node.mode), dev)
+        nix::sys::stat::mknodat(
+            parent.as_fd(),
+            name,
+            node.kind,
+            Mode::from_bits_truncate(node.mode),
+            dev,
+        )
     };
     match made {
         Ok(()) => {}
@@ -116,8 +126,13 @@ fn create(root: BorrowedFd, node: &Node, in_userns: bool) -> Result<()> {
         Err(e) => return Err(e).ctx(|| "mknod"),
     }
     // mknod applies the umask; set the exact mode, then the owner.
-    nix::sys::stat::fchmodat(parent.as_fd(), name, Mode::from_bits_truncate(node.mode), nix::sys::stat::FchmodatFlags::FollowSymlink)
-        .ctx(|| "chmod")?;
+    nix::sys::stat::fchmodat(
+        parent.as_fd(),
+        name,
+        Mode::from_bits_truncate(node.mode),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .ctx(|| "chmod")?;
     nix::unistd::fchownat(
         parent.as_fd(),
         name,

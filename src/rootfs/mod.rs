@@ -12,7 +12,7 @@ use crate::error::{Context, Result};
 use crate::sys::fd_path;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use oci_spec::runtime::Spec;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
@@ -26,11 +26,18 @@ pub fn propagation_flag(name: &str) -> Result<MsFlags> {
 }
 
 fn mount_flags(target: &str, flags: MsFlags) -> Result<()> {
-    mount(None::<&str>, target, None::<&str>, flags, None::<&str>).ctx(|| format!("set propagation of {target}"))
+    mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+        .ctx(|| format!("set propagation of {target}"))
 }
 
 /// Everything done while the host's root is still visible.
-pub fn prepare(spec: &Spec, rootfs: &Path, bundle: &Path, in_userns: bool) -> Result<()> {
+pub fn prepare(
+    spec: &Spec,
+    rootfs: &Path,
+    bundle: &Path,
+    in_userns: bool,
+    cgroup: Option<&crate::cgroups::Cgroup>,
+) -> Result<()> {
     let linux = spec.linux().as_ref();
     // Nothing we mount may propagate back to the host.
     let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
@@ -38,20 +45,34 @@ pub fn prepare(spec: &Spec, rootfs: &Path, bundle: &Path, in_userns: bool) -> Re
         None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
     mount_flags("/", prop | MsFlags::MS_REC)?;
+    // pivot_root refuses a new root whose parent mount is shared (as with
+    // rootfsPropagation "shared"): make that one mount private.
+    if prop.contains(MsFlags::MS_SHARED) {
+        let parent = mount_point_of(rootfs.parent().unwrap_or(Path::new("/")));
+        mount_flags(&parent.to_string_lossy(), MsFlags::MS_PRIVATE)?;
+    }
     // The rootfs becomes a mount point of its own, as pivot_root needs.
-    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .ctx(|| format!("bind rootfs {}", rootfs.display()))?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| format!("bind rootfs {}", rootfs.display()))?;
     let root = path::open_root(rootfs)?;
     let mut dev_bound = false;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mounts::mount_entry(root.as_fd(), m, bundle, i)?;
+        mounts::mount_entry(root.as_fd(), m, bundle, i, cgroup)?;
         if m.destination() == Path::new("/dev") && options::MountOptions::parse(m)?.is_bind() {
             dev_bound = true;
         }
     }
     // A /dev bound from the host already has its devices.
     if !dev_bound {
-        let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or_default();
+        let devices = linux
+            .and_then(|l| l.devices().as_deref())
+            .unwrap_or_default();
         devices::create_all(root.as_fd(), devices, in_userns)?;
     }
     if let Some(linux) = linux {
@@ -65,6 +86,17 @@ pub fn prepare(spec: &Spec, rootfs: &Path, bundle: &Path, in_userns: bool) -> Re
     Ok(())
 }
 
+/// The mount point holding `path`: the longest mount point that prefixes it.
+fn mount_point_of(path: &Path) -> std::path::PathBuf {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(std::path::PathBuf::from)
+        .filter(|m| path.starts_with(m))
+        .max_by_key(|m| m.as_os_str().len())
+        .unwrap_or_else(|| "/".into())
+}
+
 /// linux.maskedPaths: /dev/null over a file, an empty read-only tmpfs over a directory.
 fn mask(root: BorrowedFd, p: &Path) -> Result<()> {
     let target = match path::open(root, p, OFlag::O_PATH) {
@@ -72,12 +104,25 @@ fn mask(root: BorrowedFd, p: &Path) -> Result<()> {
         Err(Errno::ENOENT) => return Ok(()),
         Err(e) => return Err(e).ctx(|| format!("linux.maskedPaths: open {}", p.display())),
     };
-    let st = nix::sys::stat::fstat(&target).ctx(|| format!("linux.maskedPaths: stat {}", p.display()))?;
+    let st = nix::sys::stat::fstat(&target)
+        .ctx(|| format!("linux.maskedPaths: stat {}", p.display()))?;
     let at = fd_path(target.as_raw_fd());
     let r = if st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFDIR {
-        mount(Some("tmpfs"), at.as_str(), Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
+        mount(
+            Some("tmpfs"),
+            at.as_str(),
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            Some("size=0k"),
+        )
     } else {
-        mount(Some("/dev/null"), at.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        mount(
+            Some("/dev/null"),
+            at.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
     };
     r.ctx(|| format!("linux.maskedPaths: mask {}", p.display()))
 }
@@ -91,23 +136,46 @@ fn make_readonly(root: BorrowedFd, p: &Path) -> Result<()> {
         Err(e) => return Err(e).ctx(what),
     };
     let at = fd_path(target.as_raw_fd());
-    mount(Some(at.as_str()), at.as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).ctx(what)?;
+    mount(
+        Some(at.as_str()),
+        at.as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(what)?;
     let target = path::open(root, p, OFlag::O_PATH).ctx(what)?;
-    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC | mounts::locked_flags(&target);
-    mount(None::<&str>, fd_path(target.as_raw_fd()).as_str(), None::<&str>, flags, None::<&str>).ctx(what)
+    let flags = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_REC
+        | mounts::locked_flags(&target);
+    mount(
+        None::<&str>,
+        fd_path(target.as_raw_fd()).as_str(),
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+    .ctx(what)
 }
 
 /// Make the rootfs `/`: pivot_root, or with `--no-pivot` move + chroot.
 pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
     nix::unistd::chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
     if no_pivot {
-        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).ctx(|| "move rootfs to /")?;
+        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+            .ctx(|| "move rootfs to /")?;
         nix::unistd::chroot(".").ctx(|| "chroot")?;
     } else {
         // pivot_root(".", ".") stacks the old root on top of the new one;
         // unmounting "." then leaves only the new root (no temp dir needed).
-        let old_root = nix::fcntl::open("/", OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-            .ctx(|| "open old root")?;
+        let old_root = nix::fcntl::open(
+            "/",
+            OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| "open old root")?;
         nix::unistd::pivot_root(".", ".").ctx(|| "pivot_root")?;
         nix::unistd::fchdir(&old_root).ctx(|| "chdir old root")?;
         mount_flags(".", MsFlags::MS_SLAVE | MsFlags::MS_REC)?;
@@ -116,12 +184,34 @@ pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
     nix::unistd::chdir("/").ctx(|| "chdir /")
 }
 
-/// root.readonly: remount / read-only, keeping its other flags.
+/// linux.rootfsPropagation on the new `/` (it only exists after the
+/// pivot), then root.readonly: remount / read-only, keeping its other flags.
 pub fn finish(spec: &Spec) -> Result<()> {
-    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
-        let root = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ctx(|| "open /")?;
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | mounts::locked_flags(&root);
-        mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).ctx(|| "remount / read-only (root.readonly)")?;
+    if let Some(p) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    {
+        mount_flags("/", propagation_flag(p)?)?;
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        let root = nix::fcntl::open(
+            "/",
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| "open /")?;
+        let flags = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | mounts::locked_flags(&root);
+        mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+            .ctx(|| "remount / read-only (root.readonly)")?;
     }
     Ok(())
 }

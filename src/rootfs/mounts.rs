@@ -7,57 +7,109 @@ use super::path::{self, Kind};
 use crate::error::{Context, Error, Result};
 use crate::sys::fd_path;
 use nix::fcntl::OFlag;
-use nix::mount::{mount, MsFlags};
+use nix::mount::{MsFlags, mount};
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Mount entry `index` of the config into the rootfs opened as `root`.
-pub fn mount_entry(root: BorrowedFd, m: &Mount, bundle: &Path, index: usize) -> Result<()> {
+pub fn mount_entry(
+    root: BorrowedFd,
+    m: &Mount,
+    bundle: &Path,
+    index: usize,
+    cgroup: Option<&crate::cgroups::Cgroup>,
+) -> Result<()> {
     let opts = MountOptions::parse(m).map_err(|e| Error::new(format!("mounts[{index}]: {e}")))?;
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
     let what = || {
-        let src = m.source().as_ref().map(|s| s.display().to_string()).unwrap_or_else(|| typ.to_string());
+        let src = m
+            .source()
+            .as_ref()
+            .map(|s| s.display().to_string())
+            .unwrap_or_else(|| typ.to_string());
         format!("mounts[{index}]: mount {src} on {}", dest.display())
     };
     if opts.is_bind() {
         let Some(src) = m.source() else {
-            return Err(Error::new(format!("mounts[{index}]: bind mount of {} needs a source", dest.display())));
+            return Err(Error::new(format!(
+                "mounts[{index}]: bind mount of {} needs a source",
+                dest.display()
+            )));
         };
-        let src = if src.is_absolute() { src.clone() } else { bundle.join(src) };
+        let src = if src.is_absolute() {
+            src.clone()
+        } else {
+            bundle.join(src)
+        };
         let meta = std::fs::metadata(&src).ctx(|| format!("{}: stat source", what()))?;
         let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
-        let target = path::create(root, dest, kind).ctx(&what)?;
+        let target = path::create(root, dest, kind).ctx(what)?;
         let rec = opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
-        mount(Some(&src), fd_path(target.as_raw_fd()).as_str(), None::<&str>, rec, None::<&str>).ctx(&what)?;
+        mount(
+            Some(&src),
+            fd_path(target.as_raw_fd()).as_str(),
+            None::<&str>,
+            rec,
+            None::<&str>,
+        )
+        .ctx(what)?;
         // Flags other than bind/rec need a remount of the new mount itself.
         let rest = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !rest.is_empty() {
             let target = reopen(root, dest, kind)?;
             let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | rest | locked_flags(&target);
-            mount(None::<&str>, fd_path(target.as_raw_fd()).as_str(), None::<&str>, flags, None::<&str>)
-                .ctx(|| format!("{}: remount", what()))?;
+            mount(
+                None::<&str>,
+                fd_path(target.as_raw_fd()).as_str(),
+                None::<&str>,
+                flags,
+                None::<&str>,
+            )
+            .ctx(|| format!("{}: remount", what()))?;
         }
     } else if typ == "cgroup" {
-        super::cgroupfs::mount_cgroup(root, dest, opts.flags, &|_| None)
+        let dirs = cgroup.map(|c| c.mount_dirs()).unwrap_or_default();
+        let own = |mountpoint: &Path| {
+            dirs.iter()
+                .find(|(m, _)| m == mountpoint)
+                .map(|(_, d)| d.clone())
+        };
+        super::cgroupfs::mount_cgroup(root, dest, opts.flags, &own)
             .map_err(|e| Error::new(format!("mounts[{index}]: {e}")))?;
     } else {
-        let target = path::create(root, dest, Kind::Dir).ctx(&what)?;
+        let target = path::create(root, dest, Kind::Dir).ctx(what)?;
         // The image's content at the destination, still readable through
         // this fd once the tmpfs covers it.
         let old = if opts.tmpcopyup {
-            Some(nix::fcntl::open(fd_path(target.as_raw_fd()).as_str(), OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ctx(&what)?)
+            Some(
+                nix::fcntl::open(
+                    fd_path(target.as_raw_fd()).as_str(),
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .ctx(what)?,
+            )
         } else {
             None
         };
-        let source = m.source().as_ref().map(|s| s.as_path()).unwrap_or(Path::new(typ));
+        let source = m
+            .source()
+            .as_ref()
+            .map(|s| s.as_path())
+            .unwrap_or(Path::new(typ));
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-        mount(Some(source), fd_path(target.as_raw_fd()).as_str(), Some(typ), opts.flags, data).ctx(|| {
-            match data {
-                Some(d) => format!("{} (type {typ}, data {d:?})", what()),
-                None => format!("{} (type {typ})", what()),
-            }
+        mount(
+            Some(source),
+            fd_path(target.as_raw_fd()).as_str(),
+            Some(typ),
+            opts.flags,
+            data,
+        )
+        .ctx(|| match data {
+            Some(d) => format!("{} (type {typ}, data {d:?})", what()),
+            None => format!("{} (type {typ})", what()),
         })?;
         if let Some(old) = old {
             let new = reopen(root, dest, Kind::Dir)?;
@@ -67,8 +119,14 @@ pub fn mount_entry(root: BorrowedFd, m: &Mount, bundle: &Path, index: usize) -> 
     if !opts.propagation.is_empty() || opts.attr_set | opts.attr_clr != 0 {
         let target = reopen(root, dest, Kind::Dir)?;
         for p in &opts.propagation {
-            mount(None::<&str>, fd_path(target.as_raw_fd()).as_str(), None::<&str>, *p, None::<&str>)
-                .ctx(|| format!("{}: set propagation", what()))?;
+            mount(
+                None::<&str>,
+                fd_path(target.as_raw_fd()).as_str(),
+                None::<&str>,
+                *p,
+                None::<&str>,
+            )
+            .ctx(|| format!("{}: set propagation", what()))?;
         }
         if opts.attr_set | opts.attr_clr != 0 {
             crate::sys::mount_setattr_recursive(target.as_fd(), opts.attr_set, opts.attr_clr)
@@ -81,7 +139,11 @@ pub fn mount_entry(root: BorrowedFd, m: &Mount, bundle: &Path, index: usize) -> 
 /// Open the destination again: the fd from before a mount names the
 /// directory under it, not the new mount.
 pub fn reopen(root: BorrowedFd, dest: &Path, kind: Kind) -> Result<OwnedFd> {
-    let flags = if kind == Kind::Dir { OFlag::O_PATH | OFlag::O_DIRECTORY } else { OFlag::O_PATH };
+    let flags = if kind == Kind::Dir {
+        OFlag::O_PATH | OFlag::O_DIRECTORY
+    } else {
+        OFlag::O_PATH
+    };
     path::open(root, dest, flags).ctx(|| format!("open {}", dest.display()))
 }
 
@@ -89,7 +151,9 @@ pub fn reopen(root: BorrowedFd, dest: &Path, kind: Kind) -> Result<OwnedFd> {
 /// remount must keep them or the kernel refuses (locked in a user namespace).
 pub fn locked_flags(fd: &OwnedFd) -> MsFlags {
     use nix::sys::statvfs::FsFlags;
-    let Ok(st) = nix::sys::statvfs::fstatvfs(fd) else { return MsFlags::empty() };
+    let Ok(st) = nix::sys::statvfs::fstatvfs(fd) else {
+        return MsFlags::empty();
+    };
     let f = st.flags();
     let mut out = MsFlags::empty();
     for (from, to) in [
@@ -113,7 +177,7 @@ fn fd_dir(fd: &OwnedFd) -> PathBuf {
 
 /// Copy a directory's content (files, dirs, symlinks, with mode and owner).
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, lchown};
     let meta = std::fs::metadata(from)?;
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
     lchown(to, Some(meta.uid()), Some(meta.gid()))?;

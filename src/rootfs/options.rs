@@ -57,7 +57,11 @@ const FLAGS: &[(&str, bool, u64)] = &[
     ("nosymfollow", false, MS_NOSYMFOLLOW),
     ("symfollow", true, MS_NOSYMFOLLOW),
     ("bind", false, MsFlags::MS_BIND.bits()),
-    ("rbind", false, MsFlags::MS_BIND.bits() | MsFlags::MS_REC.bits()),
+    (
+        "rbind",
+        false,
+        MsFlags::MS_BIND.bits() | MsFlags::MS_REC.bits(),
+    ),
 ];
 
 const PROPAGATION: &[(&str, MsFlags)] = &[
@@ -95,7 +99,10 @@ const RECURSIVE: &[(&str, bool, u64)] = &[
 
 /// Propagation flag for a name (`rslave`, ...).
 pub fn propagation(name: &str) -> Option<MsFlags> {
-    PROPAGATION.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    PROPAGATION
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| *f)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,20 +8,27 @@ use crate::sys::{self, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use std::ffi::CString;
+use std::collections::VecDeque;
+use std::ffi::{CString, OsString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Open the rootfs itself; every lookup below is relative to this fd.
 pub fn open_root(rootfs: &Path) -> Result<OwnedFd> {
-    nix::fcntl::open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .ctx(|| format!("open rootfs {}", rootfs.display()))
+    nix::fcntl::open(
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("open rootfs {}", rootfs.display()))
 }
 
 /// The path as a relative one, `..` and `.` kept for the kernel to clamp.
 fn relative(path: &Path) -> PathBuf {
-    path.components().filter(|c| !matches!(c, Component::RootDir | Component::Prefix(_))).collect()
+    path.components()
+        .filter(|c| !matches!(c, Component::RootDir | Component::Prefix(_)))
+        .collect()
 }
 
 fn cstr(path: &Path) -> CString {
@@ -31,8 +38,17 @@ fn cstr(path: &Path) -> CString {
 /// Open `path` inside `root` (O_PATH unless `flags` says otherwise).
 pub fn open(root: BorrowedFd, path: &Path, flags: OFlag) -> std::result::Result<OwnedFd, Errno> {
     let rel = relative(path);
-    let rel = if rel.as_os_str().is_empty() { PathBuf::from(".") } else { rel };
-    sys::openat2(root, &cstr(&rel), flags.bits(), RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+    let rel = if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    };
+    sys::openat2(
+        root,
+        &cstr(&rel),
+        flags.bits(),
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
 }
 
 /// What to create at the end of a path that does not exist yet.
@@ -43,41 +59,72 @@ pub enum Kind {
 }
 
 /// Open `path` inside `root`, creating missing directories (0755) and,
-/// for `Kind::File`, an empty file at the end. Returns an O_PATH fd.
+/// for `Kind::File`, an empty file at the end. A dangling symlink on the
+/// way is followed inside the root and its target created there, as
+/// runc's MkdirAllInRoot does. Returns an O_PATH fd.
 pub fn create(root: BorrowedFd, path: &Path, kind: Kind) -> Result<OwnedFd> {
-    let rel = relative(path);
-    let mut parent = open(root, Path::new("."), OFlag::O_PATH | OFlag::O_DIRECTORY)
-        .ctx(|| "open rootfs")?;
+    let mut todo: VecDeque<OsString> = relative(path).iter().map(OsString::from).collect();
     let mut sofar = PathBuf::new();
-    let parts: Vec<_> = rel.components().collect();
-    for (i, part) in parts.iter().enumerate() {
-        sofar.push(part);
-        let last = i + 1 == parts.len();
-        let want = if last && kind == Kind::File { OFlag::O_PATH } else { OFlag::O_PATH | OFlag::O_DIRECTORY };
-        match open(root, &sofar, want) {
-            Ok(fd) => parent = fd,
+    let mut current =
+        open(root, Path::new("."), OFlag::O_PATH | OFlag::O_DIRECTORY).ctx(|| "open rootfs")?;
+    let mut links = 0;
+    while let Some(part) = todo.pop_front() {
+        let last = todo.is_empty();
+        let next = sofar.join(&part);
+        let file = last && kind == Kind::File;
+        let want = if file {
+            OFlag::O_PATH
+        } else {
+            OFlag::O_PATH | OFlag::O_DIRECTORY
+        };
+        match open(root, &next, want) {
+            Ok(fd) => current = fd,
             Err(Errno::ENOENT) => {
-                let name = cstr(Path::new(part.as_os_str()));
-                if last && kind == Kind::File {
+                if let Ok(target) = nix::fcntl::readlinkat(current.as_fd(), part.as_os_str()) {
+                    links += 1;
+                    if links > 40 {
+                        return Err(Errno::ELOOP).ctx(|| format!("open {}", path.display()));
+                    }
+                    let target = PathBuf::from(target);
+                    if target.is_absolute() {
+                        sofar = PathBuf::new();
+                        current = open(root, Path::new("."), OFlag::O_PATH | OFlag::O_DIRECTORY)
+                            .ctx(|| "open rootfs")?;
+                    }
+                    let mut expanded: VecDeque<OsString> =
+                        relative(&target).iter().map(OsString::from).collect();
+                    expanded.extend(todo);
+                    todo = expanded;
+                    continue;
+                }
+                let name = cstr(Path::new(&part));
+                if file {
+                    let flags =
+                        OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
                     let fd = nix::fcntl::openat(
-                        parent.as_fd(),
+                        current.as_fd(),
                         name.as_c_str(),
-                        OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+                        flags,
                         Mode::from_bits_truncate(0o644),
                     );
                     drop(fd.ctx(|| format!("create {}", path.display()))?);
                 } else {
-                    match nix::sys::stat::mkdirat(parent.as_fd(), name.as_c_str(), Mode::from_bits_truncate(0o755)) {
+                    match nix::sys::stat::mkdirat(
+                        current.as_fd(),
+                        name.as_c_str(),
+                        Mode::from_bits_truncate(0o755),
+                    ) {
                         Ok(()) | Err(Errno::EEXIST) => {}
-                        Err(e) => return Err(e).ctx(|| format!("mkdir {}", sofar.display())),
+                        Err(e) => return Err(e).ctx(|| format!("mkdir {}", next.display())),
                     }
                 }
-                parent = open(root, &sofar, want).ctx(|| format!("open {}", sofar.display()))?;
+                current = open(root, &next, want).ctx(|| format!("open {}", next.display()))?;
             }
-            Err(e) => return Err(e).ctx(|| format!("open {}", sofar.display())),
+            Err(e) => return Err(e).ctx(|| format!("open {}", next.display())),
         }
+        sofar = next;
     }
-    Ok(parent)
+    Ok(current)
 }
 
 #[cfg(test)]
@@ -125,7 +172,26 @@ mod tests {
         let fd = create(r.as_fd(), Path::new("/abs/etc/hosts"), Kind::File).unwrap();
         assert_eq!(real(&fd), root.join("etc/hosts"));
         assert!(root.join("etc/hosts").is_file());
-        assert!(!Path::new("/a/b").exists() || Path::new("/a/b") != root.join("a/b"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn dangling_symlink_target_is_created_inside() {
+        let d = tmpdir("dangling");
+        let root = d.join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        let outside = d.join("outside");
+        symlink(&outside, root.join("escape")).unwrap();
+        symlink("rel/x", root.join("relative")).unwrap();
+        let r = open_root(&root).unwrap();
+        let fd = create(r.as_fd(), Path::new("/escape/sub"), Kind::Dir).unwrap();
+        assert_eq!(
+            real(&fd),
+            root.join(outside.strip_prefix("/").unwrap()).join("sub")
+        );
+        assert!(!outside.exists(), "created outside the rootfs");
+        let fd = create(r.as_fd(), Path::new("/relative/f"), Kind::File).unwrap();
+        assert_eq!(real(&fd), root.join("rel/x/f"));
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

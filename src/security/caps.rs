@@ -2,7 +2,7 @@
 //! switch so a non-root user keeps exactly the sets asked for.
 
 use crate::error::{Error, Result};
-use caps::{CapSet, CapsHashSet, Capability};
+use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 
 /// Highest capability this kernel knows (/proc/sys/kernel/cap_last_cap).
@@ -22,7 +22,9 @@ fn to_set(set: &Option<Capabilities>, last: u8) -> CapsHashSet {
             Ok(c) if c.index() <= last => {
                 out.insert(c);
             }
-            _ => crate::log::warn(&format!("capability CAP_{cap} is not known to this kernel, skipped")),
+            _ => crate::log::warn(&format!(
+                "capability CAP_{cap} is not known to this kernel, skipped"
+            )),
         }
     }
     out
@@ -42,14 +44,16 @@ pub fn before_user(caps: &LinuxCapabilities) -> Result<()> {
             caps::drop(None, CapSet::Bounding, c).map_err(|e| err("drop from bounding set", e))?;
         }
     }
-    nix::sys::prctl::set_keepcaps(true).map_err(|e| Error::new(format!("capabilities: keepcaps: {}", Error::from(e))))
+    nix::sys::prctl::set_keepcaps(true)
+        .map_err(|e| Error::new(format!("capabilities: keepcaps: {}", Error::from(e))))
 }
 
 /// After the uid switch: the exact permitted, effective, inheritable and
 /// ambient sets.
 pub fn after_user(caps: &LinuxCapabilities) -> Result<()> {
     let last = last_cap();
-    nix::sys::prctl::set_keepcaps(false).map_err(|e| Error::new(format!("capabilities: keepcaps: {}", Error::from(e))))?;
+    nix::sys::prctl::set_keepcaps(false)
+        .map_err(|e| Error::new(format!("capabilities: keepcaps: {}", Error::from(e))))?;
     let permitted = to_set(caps.permitted(), last);
     let effective = to_set(caps.effective(), last);
     let inheritable = to_set(caps.inheritable(), last);
@@ -63,9 +67,12 @@ pub fn after_user(caps: &LinuxCapabilities) -> Result<()> {
     // inheritable; runc skips the others, and so do we (logged with --debug).
     for c in to_set(caps.ambient(), last) {
         if permitted.contains(&c) && inheritable.contains(&c) {
-            caps::raise(None, CapSet::Ambient, c).map_err(|e| err(&format!("raise ambient {c}"), e))?;
+            caps::raise(None, CapSet::Ambient, c)
+                .map_err(|e| err(&format!("raise ambient {c}"), e))?;
         } else {
-            crate::log::debug(&format!("ambient capability {c} skipped: not in the permitted and inheritable sets"));
+            crate::log::debug(&format!(
+                "ambient capability {c} skipped: not in the permitted and inheritable sets"
+            ));
         }
     }
     Ok(())

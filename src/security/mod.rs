@@ -2,6 +2,8 @@
 //! says: capabilities, user, rlimits, no_new_privs, seccomp.
 
 pub mod caps;
+pub mod lsm;
 pub mod rlimits;
+pub mod sched;
 pub mod seccomp;
 pub mod user;

@@ -28,12 +28,20 @@ fn resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
 
 pub fn apply(rlimits: &[PosixRlimit]) -> Result<()> {
     for r in rlimits {
-        let lim = libc::rlimit { rlim_cur: r.soft(), rlim_max: r.hard() };
+        let lim = libc::rlimit {
+            rlim_cur: r.soft(),
+            rlim_max: r.hard(),
+        };
         // SAFETY: plain syscall with a valid struct.
         let ret = unsafe { libc::setrlimit(resource(r.typ()), &lim) };
         nix::errno::Errno::result(ret).ctx(|| {
             let name = serde_json::to_string(&r.typ()).unwrap_or_default();
-            format!("setrlimit {} (soft {}, hard {})", name.trim_matches('"'), r.soft(), r.hard())
+            format!(
+                "setrlimit {} (soft {}, hard {})",
+                name.trim_matches('"'),
+                r.soft(),
+                r.hard()
+            )
         })?;
     }
     Ok(())

@@ -7,7 +7,12 @@ use oci_spec::runtime::User;
 
 pub fn switch(user: &User, setgroups_allowed: bool) -> Result<()> {
     if setgroups_allowed {
-        let groups: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
+        let groups: Vec<Gid> = user
+            .additional_gids()
+            .iter()
+            .flatten()
+            .map(|g| Gid::from_raw(*g))
+            .collect();
         nix::unistd::setgroups(&groups).ctx(|| "setgroups (process.user.additionalGids)")?;
     }
     let (uid, gid) = (Uid::from_raw(user.uid()), Gid::from_raw(user.gid()));

@@ -1,0 +1,195 @@
+//! Namespaces: new ones, joined ones, absent ones; id maps, time offsets, sysctl.
+
+use crate::harness::*;
+use serde_json::json;
+use std::fs;
+
+/// `sh -c script` in the bundle's container, asserting success; its stdout lines.
+#[track_caller]
+fn run_ok(t: &Test, b: &Bundle, id: &str, script: &str) -> Vec<String> {
+    t.run_sh(b, id, script).lines().map(String::from).collect()
+}
+
+/// The container's namespace of `typ` (`readlink /proc/self/ns/<typ>`).
+fn container_ns(t: &Test, b: &Bundle, typ: &str) -> String {
+    run_ok(
+        t,
+        b,
+        &format!("ns-{typ}"),
+        &format!("readlink /proc/self/ns/{typ}"),
+    )
+    .join("\n")
+}
+
+#[test]
+fn pid_namespace() {
+    let t = Test::new();
+    let b = t.bundle();
+    assert_eq!(run_ok(&t, &b, "pid", "echo $$"), ["1"]);
+    assert_ne!(container_ns(&t, &b, "pid"), host_ns("pid"));
+}
+
+#[test]
+fn uts_namespace_sets_hostname_and_domainname() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.config(|c| {
+        c["hostname"] = json!("box.hull");
+        c["domainname"] = json!("example.org");
+    });
+    let lines = run_ok(
+        &t,
+        &b,
+        "uts",
+        "cat /proc/sys/kernel/hostname /proc/sys/kernel/domainname; hostname",
+    );
+    assert_eq!(lines, ["box.hull", "example.org", "box.hull"]);
+    assert_ne!(container_ns(&t, &b, "uts"), host_ns("uts"));
+}
+
+#[test]
+fn ipc_namespace() {
+    let t = Test::new();
+    let b = t.bundle();
+    assert_ne!(container_ns(&t, &b, "ipc"), host_ns("ipc"));
+}
+
+#[test]
+fn network_namespace_has_only_lo() {
+    let t = Test::new();
+    let b = t.bundle();
+    let lines = run_ok(
+        &t,
+        &b,
+        "net",
+        "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '",
+    );
+    assert_eq!(lines, ["lo"]);
+    assert_ne!(container_ns(&t, &b, "net"), host_ns("net"));
+}
+
+#[test]
+fn mount_namespace() {
+    let t = Test::new();
+    let b = t.bundle();
+    assert_ne!(container_ns(&t, &b, "mnt"), host_ns("mnt"));
+}
+
+#[test]
+fn absent_namespaces_are_the_hosts() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.without_namespace("network")
+        .without_namespace("ipc")
+        .without_namespace("uts");
+    b.config(|c| drop(c.as_object_mut().unwrap().remove("hostname")));
+    for typ in ["net", "ipc", "uts"] {
+        assert_eq!(container_ns(&t, &b, typ), host_ns(typ), "{typ}");
+    }
+    let hostname = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(run_ok(&t, &b, "host-uts", "hostname"), [hostname.trim()]);
+}
+
+#[test]
+fn join_namespaces_by_path() {
+    let t = Test::new();
+    let a = t.bundle();
+    a.args(&["sleep", "1000"])
+        .config(|c| c["hostname"] = json!("hull-a"));
+    t.run_detached(&a, "a");
+    let pid = t.state("a")["pid"].as_i64().unwrap();
+    let ns_a = |typ: &str| {
+        fs::read_link(format!("/proc/{pid}/ns/{typ}"))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+
+    let b = t.bundle();
+    for (typ, file) in [("network", "net"), ("uts", "uts"), ("ipc", "ipc")] {
+        b.namespace(typ, Some(&format!("/proc/{pid}/ns/{file}")));
+    }
+    b.config(|c| drop(c.as_object_mut().unwrap().remove("hostname")));
+    let lines = run_ok(
+        &t,
+        &b,
+        "b",
+        "hostname; readlink /proc/self/ns/net; readlink /proc/self/ns/uts; readlink /proc/self/ns/ipc; readlink /proc/self/ns/mnt",
+    );
+    assert_eq!(
+        lines[..4],
+        ["hull-a".to_string(), ns_a("net"), ns_a("uts"), ns_a("ipc")]
+    );
+    assert_ne!(
+        lines[4],
+        ns_a("mnt"),
+        "the mount namespace was not asked to be joined"
+    );
+}
+
+#[test]
+fn user_namespace_with_id_mappings() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.namespace("user", None).config(|c| {
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    });
+    b.sh("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map");
+    let out = t.run(&b, "userns").ok();
+    let lines: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            vec!["0"],
+            vec!["0"],
+            vec!["0", "100000", "65536"],
+            vec!["0", "200000", "65536"]
+        ],
+        "{out}"
+    );
+}
+
+#[test]
+fn time_namespace_offsets_boottime() {
+    const OFFSET: f64 = 100_000.0;
+    let t = Test::new();
+    let b = t.bundle();
+    b.namespace("time", None).config(|c| {
+        c["linux"]["timeOffsets"] = json!({"boottime": {"secs": OFFSET as i64, "nanosecs": 0}})
+    });
+    let uptime = |text: &str| {
+        text.split_whitespace()
+            .next()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    let before = uptime(&fs::read_to_string("/proc/uptime").unwrap());
+    let inside = uptime(&run_ok(&t, &b, "timens", "cat /proc/uptime")[0]);
+    let after = uptime(&fs::read_to_string("/proc/uptime").unwrap());
+    assert!(
+        inside >= before + OFFSET - 1.0 && inside <= after + OFFSET + 1.0,
+        "uptime {inside} in the container, {before}..{after} on the host, offset {OFFSET}"
+    );
+}
+
+#[test]
+fn sysctl_is_set_in_the_container() {
+    let t = Test::new();
+    let b = t.bundle();
+    assert_eq!(
+        run_ok(&t, &b, "default", "cat /proc/sys/net/ipv4/ip_forward"),
+        ["0"],
+        "a new netns starts without forwarding"
+    );
+    b.config(|c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"}));
+    assert_eq!(
+        run_ok(&t, &b, "sysctl", "cat /proc/sys/net/ipv4/ip_forward"),
+        ["1"]
+    );
+}

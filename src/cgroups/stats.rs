@@ -1,0 +1,239 @@
+//! The `data` object of runc's `events --stats` (runc types/events.go),
+//! field names and omissions included.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+#[derive(Serialize, Default, Debug)]
+pub(super) struct Stats {
+    pub cpu: Cpu,
+    pub cpuset: CpuSet,
+    pub memory: Memory,
+    pub pids: Pids,
+    pub blkio: Blkio,
+    pub hugetlb: BTreeMap<String, Hugetlb>,
+    pub intel_rdt: IntelRdt,
+    pub network_interfaces: Option<Vec<()>>,
+}
+
+#[derive(Serialize, Default, Debug, PartialEq)]
+pub(super) struct IntelRdt {}
+
+#[derive(Serialize, Default, Debug, PartialEq)]
+pub(super) struct Cpu {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub usage: CpuUsage,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub throttling: Throttling,
+}
+
+#[derive(Serialize, Default, Debug, PartialEq)]
+pub(super) struct CpuUsage {
+    /// Nanoseconds, like every time below.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub total: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub percpu: Vec<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub percpu_kernel: Vec<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub percpu_user: Vec<u64>,
+    pub kernel: u64,
+    pub user: u64,
+}
+
+#[derive(Serialize, Default, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Throttling {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub periods: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub throttled_periods: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub throttled_time: u64,
+}
+
+#[derive(Serialize, Default, Debug, PartialEq)]
+pub(super) struct CpuSet {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u16>,
+    pub cpu_exclusive: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mems: Vec<u16>,
+    pub mem_hardwall: u64,
+    pub mem_exclusive: u64,
+    pub memory_migrate: u64,
+    pub memory_spread_page: u64,
+    pub memory_spread_slab: u64,
+    pub memory_pressure: u64,
+    pub sched_load_balance: u64,
+    pub sched_relax_domain_level: i64,
+}
+
+#[derive(Serialize, Default, Debug, PartialEq, Clone, Copy)]
+pub(super) struct MemoryEntry {
+    pub limit: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub usage: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max: u64,
+    pub failcnt: u64,
+}
+
+#[derive(Serialize, Default, Debug, PartialEq)]
+pub(super) struct Memory {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub usage: MemoryEntry,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub swap: MemoryEntry,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub kernel: MemoryEntry,
+    #[serde(rename = "kernelTCP", skip_serializing_if = "is_zero")]
+    pub kernel_tcp: MemoryEntry,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub raw: BTreeMap<String, u64>,
+}
+
+#[derive(Serialize, Default, Debug, PartialEq)]
+pub(super) struct Pids {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub current: u64,
+    /// 0: no limit.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub limit: u64,
+}
+
+#[derive(Serialize, Default, Debug, PartialEq, Clone)]
+pub(super) struct BlkioEntry {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub major: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub minor: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub op: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub value: u64,
+}
+
+#[derive(Serialize, Default, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Blkio {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub io_service_bytes_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub io_serviced_recursive: Vec<BlkioEntry>,
+    #[serde(rename = "ioQueueRecursive", skip_serializing_if = "Vec::is_empty")]
+    pub io_queued_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub io_service_time_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub io_wait_time_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub io_merged_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub io_time_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sectors_recursive: Vec<BlkioEntry>,
+}
+
+#[derive(Serialize, Default, Debug, PartialEq)]
+pub(super) struct Hugetlb {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub usage: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max: u64,
+    pub failcnt: u64,
+}
+
+/// v1 blkio files: `8:0 Read 1234` lines (a `Total 5` line closes them).
+pub(super) fn blkio_entries(text: &str) -> Vec<BlkioEntry> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (major, minor) = f.first()?.split_once(':')?;
+            let (op, value) = match f.len() {
+                3 => (f[1], f[2]),
+                2 => ("", f[1]),
+                _ => return None,
+            };
+            Some(BlkioEntry {
+                major: major.parse().ok()?,
+                minor: minor.parse().ok()?,
+                op: op.to_string(),
+                value: value.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// The host's huge page sizes as cgroup files name them (`2MB`, `1GB`).
+pub(super) fn hugepage_sizes() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
+        return Vec::new();
+    };
+    let mut sizes: Vec<u64> = dir
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    sizes.sort_unstable();
+    sizes.into_iter().map(page_size_name).collect()
+}
+
+fn page_size_name(kb: u64) -> String {
+    match kb {
+        kb if kb >= 1 << 20 && kb % (1 << 20) == 0 => format!("{}GB", kb >> 20),
+        kb if kb >= 1 << 10 && kb % (1 << 10) == 0 => format!("{}MB", kb >> 10),
+        kb => format!("{kb}KB"),
+    }
+}
+
+/// A cpuset list (`0-3,7`) as numbers.
+pub(super) fn cpu_list(text: &str) -> Vec<u16> {
+    let mut out = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) {
+            out.extend(a..=b);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsers() {
+        let e = blkio_entries("8:0 Read 10\n8:0 Write 5\nTotal 15\n8:16 7\n");
+        assert_eq!(e.len(), 3);
+        assert_eq!((e[1].op.as_str(), e[1].value), ("Write", 5));
+        assert_eq!((e[2].minor, e[2].op.as_str()), (16, ""));
+        assert_eq!(page_size_name(2048), "2MB");
+        assert_eq!(page_size_name(1048576), "1GB");
+        assert_eq!(page_size_name(64), "64KB");
+        assert_eq!(cpu_list("0-2,7\n"), [0, 1, 2, 7]);
+    }
+
+    #[test]
+    fn omits_like_runc() {
+        let v = serde_json::to_value(Stats::default()).unwrap();
+        assert_eq!(v["cpu"], serde_json::json!({}));
+        assert_eq!(v["memory"], serde_json::json!({}));
+        assert_eq!(v["pids"], serde_json::json!({}));
+        assert!(v["network_interfaces"].is_null());
+        assert_eq!(v["cpuset"]["cpu_exclusive"], 0);
+    }
+}

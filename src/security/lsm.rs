@@ -1,0 +1,69 @@
+//! AppArmor and SELinux labels. When the LSM is not enabled on the host a
+//! label in the config is an error, as with runc (which fails writing
+//! /proc/self/attr/exec, or refuses an SELinux label up front).
+
+use crate::bail;
+use crate::error::{Context, Result};
+use oci_spec::runtime::Spec;
+use std::path::Path;
+
+pub fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.starts_with('Y'))
+}
+
+pub fn selinux_enabled() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+/// Refuse labels this host cannot apply, before anything is created.
+pub fn validate(spec: &Spec) -> Result<()> {
+    let process = spec.process().as_ref();
+    if process
+        .and_then(|p| p.apparmor_profile().as_deref())
+        .is_some_and(|p| !p.is_empty())
+        && !apparmor_enabled()
+    {
+        bail!("config.json: process.apparmorProfile: AppArmor is not enabled on this host");
+    }
+    if process
+        .and_then(|p| p.selinux_label().as_deref())
+        .is_some_and(|l| !l.is_empty())
+        && !selinux_enabled()
+    {
+        bail!("config.json: process.selinuxLabel: SELinux is not enabled on this host");
+    }
+    let mount_label = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.mount_label().as_deref());
+    if mount_label.is_some_and(|l| !l.is_empty()) && !selinux_enabled() {
+        bail!("config.json: linux.mountLabel: SELinux is not enabled on this host");
+    }
+    Ok(())
+}
+
+/// Labels that take effect at the next execve.
+pub fn apply_exec_labels(spec: &Spec) -> Result<()> {
+    let Some(process) = spec.process() else {
+        return Ok(());
+    };
+    if let Some(profile) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
+        let attr = if Path::new("/proc/self/attr/apparmor/exec").exists() {
+            "/proc/self/attr/apparmor/exec"
+        } else {
+            "/proc/self/attr/exec"
+        };
+        std::fs::write(attr, format!("exec {profile}"))
+            .ctx(|| format!("process.apparmorProfile: apply {profile:?}"))?;
+    }
+    if let Some(label) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
+        std::fs::write("/proc/thread-self/attr/exec", label)
+            .ctx(|| format!("process.selinuxLabel: apply {label:?}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! Per-process kernel attributes: process.scheduler (sched_setattr),
+//! process.ioPriority (ioprio_set), linux.personality and
+//! linux.memoryPolicy (set_mempolicy).
+
+use crate::bail;
+use crate::error::{Context, Result};
+use nix::errno::Errno;
+use nix::libc;
+use oci_spec::runtime::{
+    IOPriorityClass, LinuxIOPriority, LinuxMemoryPolicy, LinuxPersonality, LinuxPersonalityDomain,
+    LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType,
+    Scheduler,
+};
+
+/// The SCHED_DEADLINE times of process.scheduler (ns), which the oci-spec
+/// types do not carry: read from the raw config by `config`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DeadlineTimes {
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+}
+
+#[repr(C)]
+struct SchedAttr {
+    size: u32,
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+    util_min: u32,
+    util_max: u32,
+}
+
+pub fn set_scheduler(s: &Scheduler, times: DeadlineTimes) -> Result<()> {
+    use LinuxSchedulerPolicy::*;
+    let policy = match s.policy() {
+        SchedOther => 0,
+        SchedFifo => 1,
+        SchedRr => 2,
+        SchedBatch => 3,
+        SchedIso => bail!("process.scheduler.policy: SCHED_ISO is not implemented by Linux"),
+        SchedIdle => 5,
+        SchedDeadline => 6,
+    };
+    let mut flags = 0u64;
+    for f in s.flags().iter().flatten() {
+        flags |= match f {
+            LinuxSchedulerFlag::SchedResetOnFork => 0x01,
+            LinuxSchedulerFlag::SchedFlagReclaim => 0x02,
+            LinuxSchedulerFlag::SchedFlagDLOverrun => 0x04,
+            LinuxSchedulerFlag::SchedFlagKeepPolicy => 0x08,
+            LinuxSchedulerFlag::SchedFlagKeepParams => 0x10,
+            LinuxSchedulerFlag::SchedFlagUtilClampMin => 0x20,
+            LinuxSchedulerFlag::SchedFlagUtilClampMax => 0x40,
+        };
+    }
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy,
+        flags,
+        nice: s.nice().unwrap_or(0),
+        priority: s.priority().unwrap_or(0) as u32,
+        runtime: times.runtime,
+        deadline: times.deadline,
+        period: times.period,
+        util_min: 0,
+        util_max: 1024,
+    };
+    // SAFETY: valid struct for the duration of the call; pid 0 is us.
+    let ret = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
+    Errno::result(ret)
+        .map(drop)
+        .ctx(|| format!("process.scheduler: sched_setattr {:?}", s.policy()))
+}
+
+pub fn set_io_priority(p: &LinuxIOPriority) -> Result<()> {
+    let class = match p.class() {
+        IOPriorityClass::IoprioClassRt => 1,
+        IOPriorityClass::IoprioClassBe => 2,
+        IOPriorityClass::IoprioClassIdle => 3,
+    };
+    if !(0..=7).contains(&p.priority()) {
+        bail!(
+            "process.ioPriority.priority: {} is outside 0..7",
+            p.priority()
+        );
+    }
+    const IOPRIO_WHO_PROCESS: i32 = 1;
+    let value = (class << 13) | p.priority() as i32;
+    // SAFETY: plain syscall.
+    let ret = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) };
+    Errno::result(ret)
+        .map(drop)
+        .ctx(|| "process.ioPriority: ioprio_set")
+}
+
+pub fn set_personality(p: &LinuxPersonality) -> Result<()> {
+    if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        bail!("linux.personality.flags: no flags are defined by the spec");
+    }
+    let domain = match p.domain() {
+        LinuxPersonalityDomain::PerLinux => 0x0000,
+        LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    };
+    // SAFETY: plain syscall.
+    let ret = unsafe { libc::personality(domain) };
+    Errno::result(ret).map(drop).ctx(|| "linux.personality")
+}
+
+/// "0-3,7" as a bitmask of u64 words.
+pub fn parse_list(list: &str) -> Result<Vec<u64>> {
+    let mut words = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) else {
+            bail!("invalid list {list:?}");
+        };
+        if a > b || b >= 4096 {
+            bail!("invalid list {list:?}");
+        }
+        for n in a..=b {
+            if words.len() <= n / 64 {
+                words.resize(n / 64 + 1, 0);
+            }
+            words[n / 64] |= 1 << (n % 64);
+        }
+    }
+    Ok(words)
+}
+
+pub fn set_memory_policy(p: &LinuxMemoryPolicy) -> Result<()> {
+    use MemoryPolicyModeType::*;
+    let mut mode: i32 = match p.mode() {
+        MpolDefault => 0,
+        MpolPreferred => 1,
+        MpolBind => 2,
+        MpolInterleave => 3,
+        MpolLocal => 4,
+        MpolPreferredMany => 5,
+        MpolWeightedInterleave => 6,
+    };
+    for f in p.flags().iter().flatten() {
+        mode |= match f {
+            MemoryPolicyFlagType::MpolFNumaBalancing => 1 << 13,
+            MemoryPolicyFlagType::MpolFRelativeNodes => 1 << 14,
+            MemoryPolicyFlagType::MpolFStaticNodes => 1 << 15,
+        };
+    }
+    let nodes = match p.nodes() {
+        Some(n) => parse_list(n)
+            .map_err(|e| crate::error::Error::new(format!("linux.memoryPolicy.nodes: {e}")))?,
+        None => Vec::new(),
+    };
+    let maxnode = if nodes.is_empty() {
+        0
+    } else {
+        nodes.len() as u64 * 64 + 1
+    };
+    let ptr = if nodes.is_empty() {
+        std::ptr::null()
+    } else {
+        nodes.as_ptr()
+    };
+    // SAFETY: the mask outlives the call and maxnode matches its size.
+    let ret = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) };
+    Errno::result(ret)
+        .map(drop)
+        .ctx(|| format!("linux.memoryPolicy: set_mempolicy {:?}", p.mode()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_list;
+
+    #[test]
+    fn lists() {
+        assert_eq!(parse_list("0-3,7").unwrap(), vec![0b1000_1111]);
+        assert_eq!(parse_list("64").unwrap(), vec![0, 1]);
+        assert!(parse_list("3-1").is_err());
+        assert!(parse_list("x").is_err());
+    }
+}
