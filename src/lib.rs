@@ -3,8 +3,10 @@
 
 pub mod cgroups;
 pub mod config;
+pub mod console;
 pub mod container;
 pub mod error;
+pub mod hooks;
 pub mod init;
 pub mod log;
 pub mod namespaces;

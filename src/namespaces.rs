@@ -74,24 +74,56 @@ impl Joins {
         Ok(Joins(joins))
     }
 
-    /// setns the pid namespace in the parent: it applies to children only,
-    /// so the init clone lands in it.
-    pub fn enter_pid_for_children(&self) -> Result<()> {
+    /// The namespaces of a running process that differ from ours (exec).
+    pub fn of_process(pid: i32) -> Result<Joins> {
+        use LinuxNamespaceType::*;
+        use std::os::unix::fs::MetadataExt;
+        let kinds = [
+            (User, "user"),
+            (Mount, "mnt"),
+            (Cgroup, "cgroup"),
+            (Uts, "uts"),
+            (Ipc, "ipc"),
+            (Network, "net"),
+            (Pid, "pid"),
+            (Time, "time"),
+        ];
+        let mut joins = Vec::new();
+        for (typ, name) in kinds {
+            let theirs = format!("/proc/{pid}/ns/{name}");
+            let ours = format!("/proc/self/ns/{name}");
+            let same = match (std::fs::metadata(&theirs), std::fs::metadata(ours)) {
+                (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+                // The kernel lacks this namespace type.
+                (Err(_), _) => true,
+                _ => false,
+            };
+            if !same {
+                joins.push((typ, open_ns(Path::new(&theirs))?));
+            }
+        }
+        Ok(Joins(joins))
+    }
+
+    /// setns the pid and time namespaces in the parent: they apply to
+    /// children only, so the clone lands in them.
+    pub fn enter_for_children(&self) -> Result<()> {
         for (typ, fd) in &self.0 {
-            if *typ == LinuxNamespaceType::Pid {
-                nix::sched::setns(fd.as_fd(), CloneFlags::CLONE_NEWPID)
-                    .ctx(|| "join pid namespace")?;
+            if matches!(typ, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+                nix::sched::setns(fd.as_fd(), flag(*typ))
+                    .ctx(|| format!("join {} namespace", config_name(*typ)))?;
             }
         }
         Ok(())
     }
 
-    /// In the child: join every namespace but pid (done by the parent).
+    /// In the child: join every namespace but pid and time (joined by the
+    /// parent for its children).
     pub fn enter(&self) -> Result<()> {
         for (typ, fd) in &self.0 {
-            if *typ != LinuxNamespaceType::Pid {
+            if !matches!(typ, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
                 nix::sched::setns(fd.as_fd(), flag(*typ))
-                    .ctx(|| format!("join {typ} namespace"))?;
+                    .ctx(|| format!("join {} namespace", config_name(*typ)))?;
             }
         }
         Ok(())

@@ -12,8 +12,9 @@ pub enum Msg {
     Go,
     /// child -> parent: mounts are done; the parent may run createRuntime hooks.
     Mounted,
-    /// parent -> child: hooks ran; continue.
-    Continue,
+    /// parent -> child: prestart and createRuntime hooks ran; here is the
+    /// state JSON for the container's own hooks.
+    State(String),
     /// child -> parent: set up, about to block on the exec fifo.
     Ready,
     /// child -> parent: setup failed.
@@ -39,7 +40,10 @@ impl Channel {
         match msg {
             Msg::Go => buf.push(b'G'),
             Msg::Mounted => buf.push(b'M'),
-            Msg::Continue => buf.push(b'C'),
+            Msg::State(json) => {
+                buf.push(b'S');
+                buf.extend_from_slice(json.as_bytes());
+            }
             Msg::Ready => buf.push(b'R'),
             Msg::Error(text) => {
                 buf.push(b'E');
@@ -62,7 +66,7 @@ impl Channel {
         let msg = match buf.get(..n) {
             Some([b'G']) => Msg::Go,
             Some([b'M']) => Msg::Mounted,
-            Some([b'C']) => Msg::Continue,
+            Some([b'S', json @ ..]) => Msg::State(String::from_utf8_lossy(json).into_owned()),
             Some([b'R']) => Msg::Ready,
             Some([b'E', text @ ..]) => Msg::Error(String::from_utf8_lossy(text).into_owned()),
             Some([]) => return Err(Error::new("container init exited during setup")),

@@ -506,3 +506,26 @@ fn unset_zeroes(r: &LinuxResources, update: bool) -> LinuxResources {
     }
     r
 }
+
+impl Cgroup {
+    /// Put `pid` in the existing sub-cgroup `sub` of the container's, in
+    /// every hierarchy (`exec --cgroup`).
+    pub fn add_pid_to(&self, sub: &str, pid: i32) -> Result<()> {
+        let sub = Path::new(sub.trim_start_matches('/'));
+        if sub.components().any(|c| !matches!(c, Component::Normal(_))) {
+            bail!(
+                "--cgroup {}: must be a path below the container's cgroup",
+                sub.display()
+            );
+        }
+        for (_, dir) in self.mount_dirs() {
+            let target = dir.join(sub);
+            if !target.is_dir() {
+                bail!("--cgroup: {} does not exist", target.display());
+            }
+            std::fs::write(target.join("cgroup.procs"), pid.to_string())
+                .ctx(|| format!("--cgroup: join {}", target.display()))?;
+        }
+        Ok(())
+    }
+}

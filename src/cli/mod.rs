@@ -6,6 +6,7 @@ use hull::container::{self, create::CreateOptions, run::RunOptions};
 use hull::error::Result;
 use std::path::PathBuf;
 
+mod exec;
 mod list;
 
 #[derive(Parser)]
@@ -70,6 +71,10 @@ impl CreateArgs {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
+            console: match &self.console_socket {
+                Some(p) => container::create::Console::Socket(p.clone()),
+                None => container::create::Console::None,
+            },
         }
     }
 }
@@ -123,6 +128,8 @@ enum Cmd {
         keep: bool,
         id: String,
     },
+    /// Run a new process in a running container
+    Exec(Box<exec::ExecArgs>),
     /// Write a default config.json
     Spec {
         #[arg(long, short = 'b', default_value = ".")]
@@ -163,9 +170,9 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
     }
     match cmd {
         Cmd::Create { args, id } => {
-            check_console(&args)?;
             container::create::create(root, &id, &args.options()).map(|_| 0)
         }
+        Cmd::Exec(args) => exec::run(root, *args),
         Cmd::Start { id } => container::start::start(root, &id).map(|_| 0),
         Cmd::State { id } => {
             let v = container::state::state(root, &id)?;
@@ -184,7 +191,6 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
             keep,
             id,
         } => {
-            check_console(&args)?;
             let opts = RunOptions {
                 create: args.options(),
                 detach,
@@ -209,11 +215,4 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
             Ok(0)
         }
     }
-}
-
-fn check_console(args: &CreateArgs) -> Result<()> {
-    if args.console_socket.is_some() {
-        hull::bail!("--console-socket: terminals are not supported by this build yet");
-    }
-    Ok(())
 }

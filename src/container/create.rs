@@ -2,18 +2,30 @@
 //! fifo until `start`. Every host change registers its undo, so a failure
 //! leaves nothing behind.
 
+use crate::bail;
 use crate::cgroups::Cgroup;
 use crate::config::{self, Bundle};
 use crate::error::{Context, Error, Result};
-use crate::init::{self, Init};
+use crate::init::{self, Init, Mode};
 use crate::namespaces::{self, Joins};
 use crate::state::{self, State, StateDir};
-use crate::sync::{self, Msg};
+use crate::sync::{self, Channel, Msg};
 use crate::sys::{self, Forked};
-use nix::sys::stat::Mode;
-use oci_spec::runtime::LinuxNamespaceType;
+use nix::sys::stat::Mode as FileMode;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+/// Where a terminal's pty master goes.
+#[derive(Default, Clone, Debug)]
+pub enum Console {
+    #[default]
+    None,
+    /// `--console-socket PATH`: the engine's unix socket.
+    Socket(PathBuf),
+    /// An already connected socket (fd number), for `hull run` and the driver.
+    Fd(std::os::fd::RawFd),
+}
 
 #[derive(Default, Clone)]
 pub struct CreateOptions {
@@ -22,6 +34,7 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    pub console: Console,
 }
 
 /// A created container whose init is our child.
@@ -33,6 +46,17 @@ pub struct Created {
 pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     state::validate_id(id)?;
     let bundle = config::load(&opts.bundle)?;
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && matches!(opts.console, Console::None) {
+        bail!(
+            "config.json: process.terminal: needs --console-socket (or `hull run` in the foreground)"
+        );
+    }
     let linux = bundle.spec.linux().as_ref();
     let cgroup = Cgroup::new(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
     let dir = StateDir::create(root, id)?;
@@ -42,7 +66,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
             .and_then(|l| l.resources().clone())
             .unwrap_or_default();
         cgroup.apply(&resources)?;
-        setup(&dir, &bundle, &cgroup, opts)
+        setup(&dir, &bundle, &cgroup, opts, terminal)
     });
     if result.is_err() {
         let _ = cgroup.destroy();
@@ -56,58 +80,70 @@ fn setup(
     bundle: &Bundle,
     cgroup: &Cgroup,
     opts: &CreateOptions,
+    terminal: bool,
 ) -> Result<Created> {
     let spec = &bundle.spec;
-    let fifo_path = dir.fifo();
-    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622)).ctx(|| "create exec fifo")?;
-    // Exactly 0622 whatever our umask, and owned by the container's root, so
-    // an init that is not host root (process.user, user namespace) can open it.
-    nix::sys::stat::fchmodat(
-        nix::fcntl::AT_FDCWD,
-        &fifo_path,
-        Mode::from_bits_truncate(0o622),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    )
-    .ctx(|| "chmod exec fifo")?;
-    let (uid, gid) = namespaces::container_root_ids(spec);
-    nix::unistd::chown(&fifo_path, Some(uid), Some(gid)).ctx(|| "chown exec fifo")?;
-    let fifo = nix::fcntl::open(
-        &fifo_path,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .ctx(|| "open exec fifo")?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::new("config.json: process: missing"))?;
+    let fifo = make_fifo(dir, spec)?;
     let joins = Joins::open(spec)?;
     let seccomp = compile_seccomp(spec)?;
+    let console = if terminal {
+        Some(connect_console(&opts.console)?)
+    } else {
+        None
+    };
+    // exec reads the container's config from here: the bundle may go away.
+    std::fs::copy(bundle.dir.join("config.json"), dir.path.join("config.json"))
+        .ctx(|| "keep config.json")?;
     let (parent_end, child_end) = sync::pair()?;
     if config::new_namespace(spec, LinuxNamespaceType::Time) {
         namespaces::prepare_time_namespace(spec)?;
     }
-    joins.enter_pid_for_children()?;
+    joins.enter_for_children()?;
 
     let flags = namespaces::clone_flags(spec).bits() as u64;
     let (pid, pidfd) = match sys::clone3(flags, None).ctx(|| "clone container init")? {
         Forked::Child => {
             drop(parent_end);
             init::run(Init {
+                mode: Mode::Create {
+                    rootfs: &bundle.rootfs,
+                    bundle: &bundle.dir,
+                    no_pivot: opts.no_pivot,
+                    fifo,
+                    cgroup: Some(cgroup),
+                },
                 spec,
-                rootfs: &bundle.rootfs,
-                bundle: &bundle.dir,
+                process,
                 chan: child_end,
-                fifo: Some(fifo),
                 joins: &joins,
-                no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,
                 new_keyring: (!opts.no_new_keyring).then(|| dir.id.clone()),
-                seccomp: seccomp.as_ref(),
-                cgroup: Some(cgroup),
                 deadline: bundle.deadline,
+                seccomp: seccomp.as_ref(),
+                console,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop(child_end);
+    drop(console);
     let created = Created { pid, pidfd };
+    let mut st = State {
+        id: dir.id.clone(),
+        pid,
+        start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: state::rfc3339_now(true),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        owner: String::new(),
+        cgroup: Some(cgroup.clone()),
+        hooks: spec.hooks().clone(),
+    };
     let result = (|| {
         if config::new_namespace(spec, LinuxNamespaceType::User) {
             namespaces::write_id_maps(pid, spec)?;
@@ -115,21 +151,12 @@ fn setup(
         // Before any code of the container runs.
         cgroup.add_pid(pid)?;
         parent_end.send(&Msg::Go)?;
+        if init::has_create_hooks(spec) {
+            run_runtime_hooks(&parent_end, spec, &st)?;
+        }
         parent_end.expect(Msg::Ready)?;
-        let start_time = state::process_start_time(pid)
+        st.start_time = state::process_start_time(pid)
             .ok_or_else(|| Error::new("container init exited during setup"))?;
-        let st = State {
-            id: dir.id.clone(),
-            pid,
-            start_time,
-            bundle: bundle.dir.clone(),
-            rootfs: bundle.rootfs.clone(),
-            created: state::rfc3339_now(true),
-            annotations: spec.annotations().clone().unwrap_or_default(),
-            owner: String::new(),
-            cgroup: Some(cgroup.clone()),
-            hooks: spec.hooks().clone(),
-        };
         dir.save(&st)?;
         if let Some(f) = &opts.pid_file {
             write_pid_file(f, pid)?;
@@ -145,9 +172,66 @@ fn setup(
     }
 }
 
-fn compile_seccomp(
-    spec: &oci_spec::runtime::Spec,
-) -> Result<Option<crate::security::seccomp::Filter>> {
+/// Once the init has mounted: prestart and createRuntime hooks here, in
+/// the runtime namespace, then the state for the container's own hooks.
+fn run_runtime_hooks(chan: &Channel, spec: &Spec, st: &State) -> Result<()> {
+    chan.expect(Msg::Mounted)?;
+    let json = crate::container::state::to_json_status(st, "creating").to_string();
+    let hooks = spec.hooks().as_ref();
+    let result =
+        crate::hooks::run_all("prestart", hooks.and_then(|h| h.prestart().as_ref()), &json)
+            .and_then(|()| {
+                crate::hooks::run_all(
+                    "createRuntime",
+                    hooks.and_then(|h| h.create_runtime().as_ref()),
+                    &json,
+                )
+            });
+    match result {
+        Ok(()) => chan.send(&Msg::State(json)),
+        Err(e) => {
+            let _ = chan.send(&Msg::Error(e.to_string()));
+            Err(e)
+        }
+    }
+}
+
+/// The exec fifo, 0622 whatever our umask and owned by the container's
+/// root, so an init that is not host root can open it; returned as the
+/// O_PATH fd the init reopens through /proc/self/fd.
+fn make_fifo(dir: &StateDir, spec: &Spec) -> Result<OwnedFd> {
+    let path = dir.fifo();
+    nix::unistd::mkfifo(&path, FileMode::from_bits_truncate(0o622)).ctx(|| "create exec fifo")?;
+    nix::sys::stat::fchmodat(
+        nix::fcntl::AT_FDCWD,
+        &path,
+        FileMode::from_bits_truncate(0o622),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .ctx(|| "chmod exec fifo")?;
+    let (uid, gid) = namespaces::container_root_ids(spec);
+    nix::unistd::chown(&path, Some(uid), Some(gid)).ctx(|| "chown exec fifo")?;
+    nix::fcntl::open(
+        &path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        FileMode::empty(),
+    )
+    .ctx(|| "open exec fifo")
+}
+
+/// The console socket as an fd the child inherits.
+pub fn connect_console(console: &Console) -> Result<OwnedFd> {
+    match console {
+        Console::Socket(path) => Ok(crate::console::connect(path)?.into()),
+        // SAFETY: the caller owns this fd for the duration of create; we dup it.
+        Console::Fd(fd) => unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) }
+            .try_clone_to_owned()
+            .ctx(|| "console fd"),
+        Console::None => bail!("process.terminal: no console socket"),
+    }
+}
+
+pub fn compile_seccomp(spec: &Spec) -> Result<Option<crate::security::seccomp::Filter>> {
     let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
         return Ok(None);
     };
@@ -155,7 +239,7 @@ fn compile_seccomp(
     if filter.notify {
         // The listener fd must reach linux.seccomp.listenerPath; until that
         // is built, refuse rather than run with a filter nobody answers.
-        crate::bail!("linux.seccomp: SCMP_ACT_NOTIFY is not supported by hull yet");
+        bail!("linux.seccomp: SCMP_ACT_NOTIFY is not supported by hull yet");
     }
     Ok(Some(filter))
 }

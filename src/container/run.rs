@@ -1,13 +1,16 @@
 //! `run`: create + start + wait + delete in one process that stays the
-//! init's parent, forwarding signals and returning its exit status.
+//! init's parent, forwarding signals and returning its exit status. With
+//! process.terminal and no console socket, hull owns the pty and relays
+//! between its own stdio and the container.
 
-use super::create::{self, CreateOptions};
+use super::create::{self, Console, CreateOptions};
 use crate::error::{Context, Result};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 #[derive(Default, Clone)]
@@ -30,7 +33,27 @@ const FORWARDED: &[Signal] = &[
 
 /// Returns the exit status: the container's, 128+N if killed by signal N.
 pub fn run(root: &Path, id: &str, opts: &RunOptions) -> Result<i32> {
-    let created = create::create(root, id, &opts.create)?;
+    let mut create_opts = opts.create.clone();
+    // In the foreground without a console socket we take the pty master
+    // ourselves; the init only sends it if the config asks for a terminal.
+    let relay = if matches!(create_opts.console, Console::None) && !opts.detach {
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .ctx(|| "console socketpair")?;
+        create_opts.console = Console::Fd(theirs.as_raw_fd());
+        Some((ours, theirs))
+    } else {
+        None
+    };
+    let created = create::create(root, id, &create_opts)?;
+    let master = relay.and_then(|(ours, theirs)| {
+        drop(theirs);
+        recv_nonblocking(ours.as_fd())
+    });
     if opts.detach {
         return start_or_cleanup(root, id, &created).map(|_| 0);
     }
@@ -44,24 +67,72 @@ pub fn run(root: &Path, id: &str, opts: &RunOptions) -> Result<i32> {
     mask.thread_block().ctx(|| "block signals")?;
     let sfd = SignalFd::new(&mask).ctx(|| "signalfd")?;
     start_or_cleanup(root, id, &created)?;
-    let code = loop {
-        match waitpid(Pid::from_raw(created.pid), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => break code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
-            Ok(_) => {}
-            Err(e) => return Err(e).ctx(|| "wait for container"),
-        }
-        match sfd.read_signal() {
-            Ok(Some(info)) if info.ssi_signo != Signal::SIGCHLD as u32 => {
-                let _ = crate::sys::pidfd_send_signal(created.pidfd.as_fd(), info.ssi_signo as i32);
-            }
-            _ => {}
-        }
+    let code = match master {
+        Some(master) => relay_terminal(&master, &sfd, &created)?,
+        None => wait_forwarding(&sfd, &created)?,
     };
     if !opts.keep {
         super::delete::delete(root, id, true)?;
     }
     Ok(code)
+}
+
+/// The pty master, if the init sent one (it has by the time create returns).
+fn recv_nonblocking(sock: BorrowedFd) -> Option<OwnedFd> {
+    let flags = nix::fcntl::fcntl(sock, nix::fcntl::FcntlArg::F_GETFL).ok()?;
+    let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+    nix::fcntl::fcntl(sock, nix::fcntl::FcntlArg::F_SETFL(flags)).ok()?;
+    crate::console::recv_fd(sock).ok()
+}
+
+fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+fn wait_forwarding(sfd: &SignalFd, created: &create::Created) -> Result<i32> {
+    loop {
+        match waitpid(Pid::from_raw(created.pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(status) => {
+                if let Some(code) = exit_code(status) {
+                    return Ok(code);
+                }
+            }
+            Err(e) => return Err(e).ctx(|| "wait for container"),
+        }
+        if let Ok(Some(info)) = sfd.read_signal()
+            && info.ssi_signo != Signal::SIGCHLD as u32
+        {
+            let _ = crate::sys::pidfd_send_signal(created.pidfd.as_fd(), info.ssi_signo as i32);
+        }
+    }
+}
+
+/// Raw mode on our terminal, relay until the pty hangs up, then reap.
+fn relay_terminal(master: &OwnedFd, sfd: &SignalFd, created: &create::Created) -> Result<i32> {
+    let _raw = crate::console::RawMode::enter(0);
+    crate::console::copy_size(master.as_fd());
+    crate::console::relay(master.as_fd(), 0, 1, sfd.as_raw_fd(), || {
+        if let Ok(Some(info)) = sfd.read_signal() {
+            match info.ssi_signo as i32 {
+                s if s == Signal::SIGWINCH as i32 => crate::console::copy_size(master.as_fd()),
+                s if s == Signal::SIGCHLD as i32 => {}
+                s => {
+                    let _ = crate::sys::pidfd_send_signal(created.pidfd.as_fd(), s);
+                }
+            }
+        }
+        false
+    })?;
+    loop {
+        let status = waitpid(Pid::from_raw(created.pid), None).ctx(|| "wait for container")?;
+        if let Some(code) = exit_code(status) {
+            return Ok(code);
+        }
+    }
 }
 
 fn start_or_cleanup(root: &Path, id: &str, created: &create::Created) -> Result<()> {

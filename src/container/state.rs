@@ -14,11 +14,20 @@ pub fn state(root: &Path, id: &str) -> Result<Value> {
 }
 
 pub fn to_json(st: &State, status: Status) -> Value {
-    let pid = if status == Status::Stopped { 0 } else { st.pid };
+    let mut v = to_json_status(st, status.as_str());
+    if status == Status::Stopped {
+        v["pid"] = json!(0);
+    }
+    v
+}
+
+/// The state with a status of the caller's choosing (`creating` for hooks).
+pub fn to_json_status(st: &State, status: &str) -> Value {
+    let pid = st.pid;
     let mut v = json!({
         "ociVersion": OCI_VERSION,
         "id": st.id,
-        "status": status.as_str(),
+        "status": status,
         "pid": pid,
         "bundle": st.bundle,
         "rootfs": st.rootfs,

@@ -1,6 +1,7 @@
-//! The container's init between clone and execve, in spec order. It runs
-//! hull's own code in the cloned child (no re-exec) and reports any error
-//! back to `hull create` over the sync channel.
+//! The container's process between clone and execve, in spec order. It
+//! runs hull's own code in the cloned child (no re-exec) and reports any
+//! error back to its parent (`hull create` or `hull exec`) over the sync
+//! channel. `create` builds the container around it; `exec` only joins.
 
 pub mod exec;
 
@@ -9,31 +10,43 @@ use crate::namespaces::Joins;
 use crate::security;
 use crate::sync::{Channel, Msg};
 use nix::libc;
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// What the child inherits from `hull create`, set up before the clone.
+/// How the container around the process comes to be.
+pub enum Mode<'a> {
+    /// A new container: mounts, pivot_root, then wait on the exec fifo
+    /// (its O_PATH fd) for `start`.
+    Create {
+        rootfs: &'a Path,
+        bundle: &'a Path,
+        no_pivot: bool,
+        fifo: OwnedFd,
+        cgroup: Option<&'a crate::cgroups::Cgroup>,
+    },
+    /// A process joining a running container: exec at once.
+    Exec,
+}
+
+/// What the child inherits from its parent, prepared before the clone.
 pub struct Init<'a> {
+    pub mode: Mode<'a>,
     pub spec: &'a Spec,
-    pub rootfs: &'a Path,
-    pub bundle: &'a Path,
+    pub process: &'a Process,
     pub chan: Channel,
-    /// O_PATH fd of the exec fifo; None for a process started at once.
-    pub fifo: Option<OwnedFd>,
     pub joins: &'a Joins,
-    pub no_pivot: bool,
     /// fds 3.. that pass into the container (--preserve-fds).
     pub preserve_fds: u32,
     /// Name of a new session keyring (None with --no-new-keyring).
     pub new_keyring: Option<String>,
     /// process.scheduler's SCHED_DEADLINE times.
     pub deadline: security::sched::DeadlineTimes,
-    /// The container's cgroup, for `cgroup` mounts.
-    pub cgroup: Option<&'a crate::cgroups::Cgroup>,
     /// linux.seccomp, compiled by the parent before the clone.
     pub seccomp: Option<&'a security::seccomp::Filter>,
+    /// Connected console socket when process.terminal is set.
+    pub console: Option<OwnedFd>,
 }
 
 /// Runs in the child; never returns.
@@ -41,7 +54,7 @@ pub fn run(init: Init) -> ! {
     match setup(&init) {
         Ok(prepared) => {
             let err = finish(&init, prepared);
-            // The parent may be gone by now: stderr is all that is left.
+            // After `start` the parent is gone: stderr is all that is left.
             let _ = init.chan.send(&Msg::Error(err.to_string()));
             eprintln!("hull: {err}");
             unsafe { libc::_exit(127) }
@@ -53,11 +66,13 @@ pub fn run(init: Init) -> ! {
     }
 }
 
-/// Ready to exec: the resolved program, its argv and env.
+/// Ready to exec: the resolved program, its argv and env, and the state
+/// JSON for startContainer hooks.
 struct Prepared {
     program: CString,
     argv: Vec<CString>,
     env: Vec<CString>,
+    state: Option<String>,
 }
 
 fn cstrings(v: &[String]) -> Result<Vec<CString>> {
@@ -68,17 +83,70 @@ fn cstrings(v: &[String]) -> Result<Vec<CString>> {
         .collect()
 }
 
+/// Whether the parent must run hooks between mounting and pivot_root.
+pub fn has_create_hooks(spec: &Spec) -> bool {
+    spec.hooks().as_ref().is_some_and(|h| {
+        [
+            h.prestart(),
+            h.create_runtime(),
+            h.create_container(),
+            h.start_container(),
+        ]
+        .iter()
+        .any(|k| k.as_ref().is_some_and(|v| !v.is_empty()))
+    })
+}
+
 fn setup(init: &Init) -> Result<Prepared> {
     let spec = init.spec;
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::new("config.json: process: missing"))?;
     // Nothing of the container may ptrace us or open /proc/<pid>/exe while
     // we still run the host's hull binary.
     nix::sys::prctl::set_dumpable(false).ctx(|| "prctl dumpable")?;
     init.joins.enter()?;
     init.chan.expect(Msg::Go)?;
+    let mut state = None;
+    if let Mode::Create {
+        rootfs,
+        bundle,
+        no_pivot,
+        cgroup,
+        ..
+    } = &init.mode
+    {
+        state = build_container(init, rootfs, bundle, *no_pivot, *cgroup)?;
+    } else {
+        nix::unistd::chdir("/").ctx(|| "chdir /")?;
+    }
+    if let Some(console) = &init.console {
+        let size = init
+            .process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        crate::console::setup(console.as_fd(), size)?;
+    }
+    if let Mode::Create { .. } = init.mode {
+        // Before a read-only root is sealed: runc creates a missing cwd too.
+        let cwd = init.process.cwd();
+        std::fs::create_dir_all(cwd).ctx(|| format!("process.cwd: create {}", cwd.display()))?;
+        if crate::config::new_namespace(spec, LinuxNamespaceType::Mount) {
+            crate::rootfs::finish(spec)?;
+        }
+    }
+    let mut prepared = prepare_process(init)?;
+    prepared.state = state;
+    Ok(prepared)
+}
+
+/// Namespaces, names, sysctls, the root filesystem and the create-time
+/// hooks. Returns the state JSON if startContainer hooks need it.
+fn build_container(
+    init: &Init,
+    rootfs: &Path,
+    bundle: &Path,
+    no_pivot: bool,
+    cgroup: Option<&crate::cgroups::Cgroup>,
+) -> Result<Option<String>> {
+    let spec = init.spec;
     // Unshared only now that the parent has put us in our cgroup, so the
     // namespace is rooted there.
     if crate::config::new_namespace(spec, LinuxNamespaceType::Cgroup) {
@@ -113,28 +181,56 @@ fn setup(init: &Init) -> Result<Prepared> {
     }
     let new_mnt = crate::config::new_namespace(spec, LinuxNamespaceType::Mount);
     if new_mnt {
-        crate::rootfs::prepare(spec, init.rootfs, init.bundle, userns, init.cgroup)?;
-        crate::rootfs::enter(init.rootfs, init.no_pivot)?;
+        crate::rootfs::prepare(spec, rootfs, bundle, userns, cgroup)?;
+    }
+    let mut state = None;
+    if has_create_hooks(spec) {
+        // The parent runs prestart and createRuntime hooks now, then hands
+        // us the state for ours (we cannot know our host pid).
+        init.chan.send(&Msg::Mounted)?;
+        let json = match init.chan.recv()? {
+            Msg::State(json) => json,
+            Msg::Error(e) => return Err(Error::new(e)),
+            m => return Err(Error::new(format!("sync: unexpected {m:?}"))),
+        };
+        let hooks = spec.hooks().as_ref();
+        crate::hooks::run_all(
+            "createContainer",
+            hooks.and_then(|h| h.create_container().as_ref()),
+            &json,
+        )?;
+        state = Some(json);
+    }
+    if new_mnt {
+        crate::rootfs::enter(rootfs, no_pivot)?;
     } else {
         // Sharing the host's mount namespace: chroot only, touching no mount.
-        nix::unistd::chroot(init.rootfs).ctx(|| format!("chroot {}", init.rootfs.display()))?;
+        nix::unistd::chroot(rootfs).ctx(|| format!("chroot {}", rootfs.display()))?;
         nix::unistd::chdir("/").ctx(|| "chdir /")?;
     }
-    // Before a read-only root is sealed: runc creates a missing cwd too.
-    let cwd = process.cwd();
-    std::fs::create_dir_all(cwd).ctx(|| format!("process.cwd: create {}", cwd.display()))?;
-    if new_mnt {
-        crate::rootfs::finish(spec)?;
-    }
+    Ok(state)
+}
 
-    // The process, as far as it can be prepared before `start`.
+/// The process, as far as it can be prepared before `start`: what the
+/// config asks of it, up to the uid switch and the capability sets.
+fn prepare_process(init: &Init) -> Result<Prepared> {
+    let (spec, process) = (init.spec, init.process);
     let user = process.user();
     let mut env: Vec<String> = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", security::user::home_of(user.uid())));
     }
+    if init.preserve_fds > 0 {
+        // sd_listen_fds(3): the passed fds are sockets for the process.
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={}", init.preserve_fds));
+        env.push("LISTEN_PID=1".to_string());
+    }
     let args = process.args().as_deref().unwrap_or_default();
-    let program = exec::lookup(&args[0], &env)?;
+    let Some(arg0) = args.first() else {
+        return Err(Error::new("process.args: must not be empty"));
+    };
+    let program = exec::lookup(arg0, &env)?;
     if let Some(rl) = process.rlimits() {
         security::rlimits::apply(rl)?;
     }
@@ -155,7 +251,7 @@ fn setup(init: &Init) -> Result<Prepared> {
     if let Some(p) = process.io_priority() {
         security::sched::set_io_priority(p)?;
     }
-    security::lsm::apply_exec_labels(spec)?;
+    security::lsm::apply_exec_labels(process)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
     // while we still have it. With it, as late as possible (before execve).
@@ -165,11 +261,13 @@ fn setup(init: &Init) -> Result<Prepared> {
     if let Some(caps) = process.capabilities() {
         security::caps::before_user(caps)?;
     }
+    let userns = crate::config::new_namespace(spec, LinuxNamespaceType::User);
     security::user::switch(user, setgroups_allowed(userns))?;
     if let Some(caps) = process.capabilities() {
         security::caps::after_user(caps)?;
     }
     // chdir as the user, so a directory it may not enter is an error now.
+    let cwd = process.cwd();
     nix::unistd::chdir(cwd).ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
     security::user::umask(user);
     if nnp {
@@ -180,25 +278,28 @@ fn setup(init: &Init) -> Result<Prepared> {
             .map_err(|_| Error::new("process.args[0]: NUL byte"))?,
         argv: cstrings(args)?,
         env: cstrings(&env)?,
+        state: None,
     })
 }
 
-/// Wait for `start`, then exec. Returns only on failure.
+/// Wait for `start` (create), then exec. Returns only on failure.
 fn finish(init: &Init, p: Prepared) -> Error {
     if let Err(e) = init.chan.send(&Msg::Ready) {
         return e;
     }
-    if let Some(fifo) = &init.fifo {
-        // Blocks until `hull start` opens the fifo for reading.
-        let path = crate::sys::fd_path(fifo.as_raw_fd());
-        match std::fs::OpenOptions::new().write(true).open(&path) {
-            Ok(mut f) => {
-                use std::io::Write;
-                if let Err(e) = f.write_all(b"0") {
-                    return Error::new(format!("exec fifo: {}", Error::from(e)));
-                }
-            }
-            Err(e) => return Error::new(format!("exec fifo: {}", Error::from(e))),
+    if let Mode::Create { fifo, .. } = &init.mode {
+        if let Err(e) = wait_for_start(fifo) {
+            return e;
+        }
+        let hooks = init
+            .spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.start_container().as_ref());
+        if let (Some(hooks), Some(state)) = (hooks, &p.state)
+            && let Err(e) = crate::hooks::run_all("startContainer", Some(hooks), state)
+        {
+            return e;
         }
     }
     // No fd of hull's or of its caller passes execve but stdio and the
@@ -206,12 +307,7 @@ fn finish(init: &Init, p: Prepared) -> Error {
     if let Err(e) = crate::sys::cloexec_from(3 + init.preserve_fds) {
         return Error::new(format!("close fds: {}", Error::from(e)));
     }
-    let nnp = init
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.no_new_privileges())
-        .unwrap_or(false);
+    let nnp = init.process.no_new_privileges().unwrap_or(false);
     if nnp
         && let Some(filter) = init.seccomp
         && let Err(e) = security::seccomp::load(filter)
@@ -221,6 +317,17 @@ fn finish(init: &Init, p: Prepared) -> Error {
     match nix::unistd::execve(&p.program, &p.argv, &p.env) {
         Err(e) => Error::new(format!("exec {:?}: {}", p.program, Error::from(e))),
     }
+}
+
+/// Block until `hull start` opens the fifo for reading, then tell it we go.
+fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+    use std::io::Write;
+    let path = crate::sys::fd_path(fifo.as_raw_fd());
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .ctx(|| "exec fifo")?;
+    f.write_all(b"0").ctx(|| "exec fifo")
 }
 
 fn setgroups_allowed(userns: bool) -> bool {

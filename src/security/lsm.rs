@@ -44,10 +44,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
 }
 
 /// Labels that take effect at the next execve.
-pub fn apply_exec_labels(spec: &Spec) -> Result<()> {
-    let Some(process) = spec.process() else {
-        return Ok(());
-    };
+pub fn apply_exec_labels(process: &oci_spec::runtime::Process) -> Result<()> {
     if let Some(profile) = process
         .apparmor_profile()
         .as_deref()

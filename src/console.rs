@@ -1,0 +1,245 @@
+//! Terminals: a pty allocated inside the container's devpts, made the
+//! controlling terminal of the process, its master sent over the
+//! `--console-socket` (runc's protocol: SCM_RIGHTS with the pty's name as
+//! payload), and the relay `hull run` does when it owns the terminal.
+
+use crate::error::{Context, Error, Result};
+use nix::libc;
+use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+use nix::sys::termios;
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+/// Connect to the engine's console socket (from the parent, before the
+/// clone: the container cannot reach host paths).
+pub fn connect(path: &Path) -> Result<UnixStream> {
+    UnixStream::connect(path).ctx(|| format!("connect console socket {}", path.display()))
+}
+
+/// In the container (its /dev/pts mounted): open a new pty, make its slave
+/// our controlling terminal and stdio, send the master to `socket`.
+pub fn setup(socket: BorrowedFd, size: Option<(u16, u16)>) -> Result<()> {
+    let master = nix::fcntl::open(
+        "/dev/ptmx",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| "open /dev/ptmx")?;
+    // SAFETY: ioctls on the fd we just opened.
+    unsafe {
+        let unlock: libc::c_int = 0;
+        nix::errno::Errno::result(libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock))
+            .ctx(|| "unlock pty")?;
+    }
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int.
+    nix::errno::Errno::result(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) })
+        .ctx(|| "pty number")?;
+    let name = format!("/dev/pts/{n}");
+    // TIOCGPTPEER opens the slave from the master: no path lookup to race.
+    // SAFETY: returns a new fd we own.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    let slave = nix::errno::Errno::result(slave).ctx(|| "open pty slave")?;
+    // SAFETY: fresh fd from the kernel.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    if let Some((rows, cols)) = size {
+        set_size(slave.as_fd(), rows, cols)?;
+    }
+    nix::unistd::setsid().ctx(|| "setsid")?;
+    // SAFETY: make the slave our controlling terminal.
+    nix::errno::Errno::result(unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) })
+        .ctx(|| "set controlling terminal")?;
+    for fd in 0..3 {
+        // SAFETY: plain dup2 onto stdio.
+        nix::errno::Errno::result(unsafe { libc::dup2(slave.as_raw_fd(), fd) })
+            .ctx(|| "dup pty to stdio")?;
+    }
+    bind_console(&name)?;
+    send_fd(socket, master.as_fd(), &name)
+}
+
+/// /dev/console is the pty (runtime-linux.md), when /dev has room for it.
+fn bind_console(pts: &str) -> Result<()> {
+    let console = Path::new("/dev/console");
+    if !console.exists() {
+        std::fs::File::create(console).ctx(|| "create /dev/console")?;
+    }
+    nix::mount::mount(
+        Some(pts),
+        console,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .ctx(|| "bind /dev/console")
+}
+
+pub fn set_size(fd: BorrowedFd, rows: u16, cols: u16) -> Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize.
+    nix::errno::Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) })
+        .map(drop)
+        .ctx(|| "set window size")
+}
+
+fn get_size(fd: RawFd) -> Option<(u16, u16)> {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize.
+    (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0).then_some((ws.ws_row, ws.ws_col))
+}
+
+/// Send `fd` with `name` as payload, as runc does.
+pub fn send_fd(socket: BorrowedFd, fd: BorrowedFd, name: &str) -> Result<()> {
+    let fds = [fd.as_raw_fd()];
+    let iov = [IoSlice::new(name.as_bytes())];
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .ctx(|| "send pty master over console socket")?;
+    Ok(())
+}
+
+/// Receive a pty master sent with `send_fd`.
+pub fn recv_fd(socket: BorrowedFd) -> Result<OwnedFd> {
+    use nix::sys::socket::{ControlMessageOwned, recvmsg};
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .ctx(|| "receive pty master")?;
+    for c in msg.cmsgs().ctx(|| "receive pty master")? {
+        if let ControlMessageOwned::ScmRights(fds) = c
+            && let Some(fd) = fds.first()
+        {
+            // SAFETY: the kernel installed this fd for us.
+            return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+        }
+    }
+    Err(Error::new("console socket: no fd received"))
+}
+
+/// Puts a terminal in raw mode and restores it when dropped.
+pub struct RawMode {
+    fd: RawFd,
+    saved: termios::Termios,
+}
+
+impl RawMode {
+    pub fn enter(fd: RawFd) -> Option<RawMode> {
+        // SAFETY: fd 0 stays open for our lifetime.
+        let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let saved = termios::tcgetattr(bfd).ok()?;
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(bfd, termios::SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode { fd, saved })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        // SAFETY: as in enter.
+        let bfd = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        let _ = termios::tcsetattr(bfd, termios::SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// Copy our window size to the pty.
+pub fn copy_size(master: BorrowedFd) {
+    if let Some((rows, cols)) = get_size(0) {
+        let _ = set_size(master, rows, cols);
+    }
+}
+
+/// Relay between (stdin, stdout) and the pty master until the master
+/// hangs up or `done` returns true; `extra` is polled too (a signalfd) and
+/// `on_extra` called when it is readable.
+pub fn relay(
+    master: BorrowedFd,
+    input: RawFd,
+    output: RawFd,
+    extra: RawFd,
+    mut on_extra: impl FnMut() -> bool,
+) -> Result<()> {
+    let mut buf = [0u8; 8192];
+    let mut input_open = true;
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: master.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if input_open { input } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: extra,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: three valid pollfds.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) };
+        if n < 0 {
+            if nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+                continue;
+            }
+            return Err(nix::errno::Errno::last()).ctx(|| "poll terminal");
+        }
+        if fds[0].revents & libc::POLLIN != 0 {
+            match nix::unistd::read(master, &mut buf) {
+                Ok(0) | Err(_) => return Ok(()),
+                Ok(n) => write_all(output, &buf[..n]),
+            }
+        } else if fds[0].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            return Ok(());
+        }
+        if fds[1].revents != 0 {
+            // SAFETY: the caller keeps `input` open.
+            match nix::unistd::read(unsafe { BorrowedFd::borrow_raw(input) }, &mut buf) {
+                Ok(0) | Err(_) => input_open = false,
+                Ok(n) => write_all(master.as_raw_fd(), &buf[..n]),
+            }
+        }
+        if fds[2].revents != 0 && on_extra() {
+            return Ok(());
+        }
+    }
+}
+
+fn write_all(fd: RawFd, mut data: &[u8]) {
+    // SAFETY: the caller keeps `fd` open.
+    let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
+    while !data.is_empty() {
+        match nix::unistd::write(bfd, data) {
+            Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
+}

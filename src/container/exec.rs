@@ -1,0 +1,120 @@
+//! `exec`: a new process in a running container, in all of its
+//! namespaces and its cgroup, with the container's security settings
+//! unless the process says otherwise. Cloned from hull like the init (no
+//! re-exec); the sync channel closing on execve tells us it started.
+
+use super::create::{self, Console};
+use crate::bail;
+use crate::error::{Context, Error, Result};
+use crate::init::{self, Init, Mode};
+use crate::namespaces::Joins;
+use crate::state::{StateDir, Status};
+use crate::sync::{self, Msg};
+use crate::sys::{self, Forked};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+use oci_spec::runtime::{Process, Spec};
+use std::path::Path;
+
+#[derive(Default, Clone)]
+pub struct ExecOptions {
+    pub detach: bool,
+    pub pid_file: Option<std::path::PathBuf>,
+    pub console: Console,
+    pub preserve_fds: u32,
+    pub ignore_paused: bool,
+    /// A sub-cgroup of the container's to join (`--cgroup`).
+    pub sub_cgroup: Option<String>,
+}
+
+/// The container's config as `create` kept it.
+pub fn container_spec(dir: &StateDir) -> Result<Spec> {
+    crate::config::load_spec(&dir.path.join("config.json")).map(|(spec, _)| spec)
+}
+
+/// Run `process` in container `id`. Returns its exit status, or 0 with
+/// `detach` once it runs.
+pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Result<i32> {
+    let dir = StateDir::open(root, id)?;
+    let st = dir.load()?;
+    match super::status(&dir, &st) {
+        Status::Running => {}
+        Status::Created => {}
+        Status::Paused if opts.ignore_paused => {}
+        Status::Paused => bail!("cannot exec in a paused container (use --ignore-paused)"),
+        Status::Stopped => bail!("cannot exec in a stopped container"),
+    }
+    let spec = container_spec(&dir)?;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        bail!("exec: process.args: must not be empty");
+    }
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && matches!(opts.console, Console::None) {
+        bail!("exec: a terminal needs --console-socket");
+    }
+    let joins = Joins::of_process(st.pid)?;
+    let seccomp = create::compile_seccomp(&spec)?;
+    let console = if terminal {
+        Some(create::connect_console(&opts.console)?)
+    } else {
+        None
+    };
+    let (parent_end, child_end) = sync::pair()?;
+    // Drop our lock: a long-running exec must not block state/kill/delete.
+    drop(dir);
+    joins.enter_for_children()?;
+    let (pid, pidfd) = match sys::clone3(0, None).ctx(|| "clone exec process")? {
+        Forked::Child => {
+            drop(parent_end);
+            init::run(Init {
+                mode: Mode::Exec,
+                spec: &spec,
+                process,
+                chan: child_end,
+                joins: &joins,
+                preserve_fds: opts.preserve_fds,
+                new_keyring: None,
+                deadline: Default::default(),
+                seccomp: seccomp.as_ref(),
+                console,
+            })
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(child_end);
+    drop(console);
+    let created = create::Created { pid, pidfd };
+    let started = (|| {
+        if let Some(cgroup) = &st.cgroup {
+            match &opts.sub_cgroup {
+                Some(sub) => cgroup.add_pid_to(sub, pid)?,
+                None => cgroup.add_pid(pid)?,
+            }
+        }
+        parent_end.send(&Msg::Go)?;
+        parent_end.expect(Msg::Ready)?;
+        // The channel is close-on-exec: end of file means execve succeeded.
+        match parent_end.recv() {
+            Err(_) => Ok(()),
+            Ok(Msg::Error(e)) => Err(Error::new(e)),
+            Ok(m) => Err(Error::new(format!("sync: unexpected {m:?}"))),
+        }
+    })();
+    if let Err(e) = started {
+        create::kill_and_reap(&created);
+        return Err(e);
+    }
+    if let Some(f) = &opts.pid_file {
+        create::write_pid_file(f, pid)?;
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    loop {
+        match waitpid(Pid::from_raw(pid), None).ctx(|| "wait for exec process")? {
+            WaitStatus::Exited(_, code) => return Ok(code),
+            WaitStatus::Signaled(_, sig, _) => return Ok(128 + sig as i32),
+            _ => {}
+        }
+    }
+}
