@@ -45,5 +45,14 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         }
         cgroup.destroy()?;
     }
-    dir.remove()
+    let poststop = st.hooks.as_ref().and_then(|h| h.poststop().clone());
+    dir.remove()?;
+    if poststop.as_ref().is_some_and(|h| !h.is_empty()) {
+        let json = super::state::to_json(&st, Status::Stopped).to_string();
+        // A failing poststop hook only warns: the container is gone already.
+        if let Err(e) = crate::hooks::run_all("poststop", poststop.as_ref(), &json) {
+            crate::log::warn(&e.to_string());
+        }
+    }
+    Ok(())
 }

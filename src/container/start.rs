@@ -25,7 +25,17 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     )
     .ctx(|| "open exec fifo")?;
     wait_released(&fifo, &pidfd)?;
-    std::fs::remove_file(dir.fifo()).ctx(|| "remove exec fifo")
+    std::fs::remove_file(dir.fifo()).ctx(|| "remove exec fifo")?;
+    let poststart = st.hooks.as_ref().and_then(|h| h.poststart().as_ref());
+    if poststart.is_some_and(|h| !h.is_empty()) {
+        let json = super::state::to_json_status(&st, "running").to_string();
+        if let Err(e) = crate::hooks::run_all("poststart", poststart, &json) {
+            // Spec v1.3: a failing poststart hook stops the container.
+            let _ = crate::sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(&pidfd), libc::SIGKILL);
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Wait for the init's byte on the fifo, or for the init to die first.

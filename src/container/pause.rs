@@ -1,0 +1,39 @@
+//! `pause` / `resume`: freeze and thaw the container's cgroup (the v1
+//! freezer or cgroup.freeze on v2). `state` shows `paused` meanwhile.
+
+use crate::bail;
+use crate::cgroups::Cgroup;
+use crate::error::Result;
+use crate::state::{State, StateDir, Status};
+use std::path::Path;
+
+/// Freeze every process of a running container. runc's errors: anything
+/// but running is `container not running`. (runc also pauses a created
+/// container; hull does not, as its `start` would then wait on a frozen
+/// init.)
+pub fn pause(root: &Path, id: &str) -> Result<()> {
+    let dir = StateDir::open(root, id)?;
+    let st = dir.load()?;
+    if super::status(&dir, &st) != Status::Running {
+        bail!("container not running");
+    }
+    cgroup(&st)?.freeze()
+}
+
+/// Thaw a paused container; anything else is `container not paused`.
+pub fn resume(root: &Path, id: &str) -> Result<()> {
+    let dir = StateDir::open(root, id)?;
+    let st = dir.load()?;
+    if super::status(&dir, &st) != Status::Paused {
+        bail!("container not paused");
+    }
+    cgroup(&st)?.thaw()
+}
+
+/// The container's cgroup; every container hull creates has one.
+pub(crate) fn cgroup(st: &State) -> Result<&Cgroup> {
+    match &st.cgroup {
+        Some(c) => Ok(c),
+        None => bail!("container {:?} has no cgroup", st.id),
+    }
+}
