@@ -73,6 +73,8 @@ struct Prepared {
     argv: Vec<CString>,
     env: Vec<CString>,
     state: Option<String>,
+    /// The sealed exec trampoline (see security::trampoline).
+    trampoline: Option<OwnedFd>,
 }
 
 fn cstrings(v: &[String]) -> Result<Vec<CString>> {
@@ -252,6 +254,7 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
         security::sched::set_io_priority(p)?;
     }
     security::lsm::apply_exec_labels(process)?;
+    let trampoline = security::trampoline::prepare()?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
     // while we still have it. With it, as late as possible (before execve).
@@ -279,6 +282,7 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
         argv: cstrings(args)?,
         env: cstrings(&env)?,
         state: None,
+        trampoline,
     })
 }
 
@@ -314,9 +318,8 @@ fn finish(init: &Init, p: Prepared) -> Error {
     {
         return e;
     }
-    match nix::unistd::execve(&p.program, &p.argv, &p.env) {
-        Err(e) => Error::new(format!("exec {:?}: {}", p.program, Error::from(e))),
-    }
+    let e = security::trampoline::exec(p.trampoline.as_ref(), &p.program, &p.argv, &p.env);
+    Error::new(format!("exec {:?}: {}", p.program, Error::from(e)))
 }
 
 /// Block until `hull start` opens the fifo for reading, then tell it we go.

@@ -6,4 +6,5 @@ pub mod lsm;
 pub mod rlimits;
 pub mod sched;
 pub mod seccomp;
+pub mod trampoline;
 pub mod user;

@@ -1,0 +1,170 @@
+//! The last exec goes through a tiny sealed in-memory program, so that
+//! the container's process never has the host's hull binary as its
+//! /proc/self/exe when it runs code the container controls (CVE-2019-5736:
+//! a program whose interpreter is `/proc/self/exe`, executed by the runtime,
+//! would run hull in the container and let it reopen the binary for
+//! writing once hull exits). hull itself is not re-executed: the trampoline
+//! is 40 bytes of machine code that calls execve(argv[1], argv+2, envp).
+//!
+//! If the container's program loops back to /proc/self/exe, it reaches the
+//! trampoline (a sealed memfd, nothing of the host's) with fewer than two
+//! arguments and exits 127.
+
+use crate::error::{Context, Result};
+use nix::libc;
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// A static x86_64 ELF: one PT_LOAD segment, entry right after the headers.
+#[cfg(target_arch = "x86_64")]
+fn image() -> Vec<u8> {
+    const BASE: u64 = 0x40_0000;
+    const HEADERS: u64 = 64 + 56;
+    #[rustfmt::skip]
+    const CODE: &[u8] = &[
+        0x48, 0x8b, 0x04, 0x24,             // mov  rax, [rsp]          ; argc
+        0x48, 0x83, 0xf8, 0x02,             // cmp  rax, 2
+        0x72, 0x16,                         // jb   fail
+        0x48, 0x8b, 0x7c, 0x24, 0x08,       // mov  rdi, [rsp+8]        ; argv[0]: the program
+        0x48, 0x8d, 0x74, 0x24, 0x10,       // lea  rsi, [rsp+16]       ; &argv[1]: its argv
+        0x48, 0x8d, 0x54, 0xc4, 0x10,       // lea  rdx, [rsp+rax*8+16] ; envp
+        0xb8, 0x3b, 0x00, 0x00, 0x00,       // mov  eax, 59             ; execve
+        0x0f, 0x05,                         // syscall
+        0xbf, 0x7f, 0x00, 0x00, 0x00,       // fail: mov edi, 127
+        0xb8, 0xe7, 0x00, 0x00, 0x00,       // mov  eax, 231            ; exit_group
+        0x0f, 0x05,                         // syscall
+    ];
+    let size = HEADERS + CODE.len() as u64;
+    let mut elf = Vec::with_capacity(size as usize);
+    // ELF header: 64-bit, little endian, executable, x86-64.
+    elf.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    elf.extend_from_slice(&2u16.to_le_bytes()); // e_type: EXEC
+    elf.extend_from_slice(&0x3eu16.to_le_bytes()); // e_machine: x86-64
+    elf.extend_from_slice(&1u32.to_le_bytes()); // e_version
+    elf.extend_from_slice(&(BASE + HEADERS).to_le_bytes()); // e_entry
+    elf.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
+    elf.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+    elf.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    for v in [64u16, 56, 1, 64, 0, 0] {
+        // e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
+        elf.extend_from_slice(&v.to_le_bytes());
+    }
+    // Program header: PT_LOAD, read + execute, the whole file.
+    elf.extend_from_slice(&1u32.to_le_bytes());
+    elf.extend_from_slice(&5u32.to_le_bytes());
+    for v in [0, BASE, BASE, size, size, 0x1000] {
+        elf.extend_from_slice(&v.to_le_bytes());
+    }
+    elf.extend_from_slice(CODE);
+    elf
+}
+
+/// The trampoline as a sealed, close-on-exec memfd. Made before seccomp
+/// is loaded (a profile may deny memfd_create).
+#[cfg(target_arch = "x86_64")]
+pub fn prepare() -> Result<Option<OwnedFd>> {
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    let fd = memfd_create(
+        c"hull-exec",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )
+    .ctx(|| "memfd_create")?;
+    nix::unistd::write(&fd, &image()).ctx(|| "write trampoline")?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: fcntl on our own fd.
+    nix::errno::Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) })
+        .ctx(|| "seal trampoline")?;
+    Ok(Some(fd))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub fn prepare() -> Result<Option<OwnedFd>> {
+    Ok(None)
+}
+
+/// execve `program` through the trampoline; returns only on failure. If
+/// the kernel or a seccomp profile refuses execveat, the program is
+/// executed directly, as other runtimes would.
+pub fn exec(
+    trampoline: Option<&OwnedFd>,
+    program: &CStr,
+    argv: &[CString],
+    env: &[CString],
+) -> nix::errno::Errno {
+    if let Some(fd) = trampoline {
+        let mut args: Vec<*const libc::c_char> = Vec::with_capacity(argv.len() + 2);
+        args.push(program.as_ptr());
+        args.extend(argv.iter().map(|a| a.as_ptr()));
+        args.push(std::ptr::null());
+        let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+        envp.push(std::ptr::null());
+        // SAFETY: NUL-terminated arrays of C strings that outlive the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_execveat,
+                fd.as_raw_fd(),
+                c"".as_ptr(),
+                args.as_ptr(),
+                envp.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            );
+        }
+    }
+    match nix::unistd::execve(program, argv, env) {
+        Err(e) => e,
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// The trampoline runs a program with its argv and env, and refuses to
+    /// run with fewer than two arguments.
+    #[test]
+    fn runs_program_and_refuses_loops() {
+        use nix::sys::wait::{WaitStatus, waitpid};
+        let fd = prepare().unwrap().unwrap();
+        let run = |argv: &[&str]| {
+            let argv: Vec<CString> = argv.iter().map(|a| CString::new(*a).unwrap()).collect();
+            let env = [CString::new("HULL_T=ok").unwrap()];
+            match unsafe { nix::unistd::fork() }.unwrap() {
+                nix::unistd::ForkResult::Child => {
+                    if argv.len() < 2 {
+                        // Straight into the trampoline with argc 1.
+                        let args = [argv[0].as_ptr(), std::ptr::null()];
+                        let envp = [std::ptr::null::<libc::c_char>()];
+                        unsafe {
+                            libc::syscall(
+                                libc::SYS_execveat,
+                                fd.as_raw_fd(),
+                                c"".as_ptr(),
+                                args.as_ptr(),
+                                envp.as_ptr(),
+                                libc::AT_EMPTY_PATH,
+                            )
+                        };
+                    } else {
+                        exec(Some(&fd), &argv[0], &argv[1..], &env);
+                    }
+                    unsafe { libc::_exit(99) }
+                }
+                nix::unistd::ForkResult::Parent { child } => match waitpid(child, None).unwrap() {
+                    WaitStatus::Exited(_, code) => code,
+                    other => panic!("{other:?}"),
+                },
+            }
+        };
+        assert_eq!(
+            run(&["/bin/sh", "sh", "-c", "[ \"$HULL_T\" = ok ] && exit 7"]),
+            7
+        );
+        assert_eq!(run(&["/bin/sh"]), 127);
+    }
+
+    #[test]
+    fn sealed() {
+        let fd = prepare().unwrap().unwrap();
+        assert!(nix::unistd::write(&fd, b"x").is_err());
+    }
+}
