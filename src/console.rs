@@ -3,11 +3,9 @@
 //! `--console-socket` (runc's protocol: SCM_RIGHTS with the pty's name as
 //! payload), and the relay `hull run` does when it owns the terminal.
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 use nix::libc;
-use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use nix::sys::termios;
-use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -101,44 +99,7 @@ fn get_size(fd: RawFd) -> Option<(u16, u16)> {
     (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0).then_some((ws.ws_row, ws.ws_col))
 }
 
-/// Send `fd` with `name` as payload, as runc does.
-pub fn send_fd(socket: BorrowedFd, fd: BorrowedFd, name: &str) -> Result<()> {
-    let fds = [fd.as_raw_fd()];
-    let iov = [IoSlice::new(name.as_bytes())];
-    sendmsg::<()>(
-        socket.as_raw_fd(),
-        &iov,
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )
-    .ctx(|| "send pty master over console socket")?;
-    Ok(())
-}
-
-/// Receive a pty master sent with `send_fd`.
-pub fn recv_fd(socket: BorrowedFd) -> Result<OwnedFd> {
-    use nix::sys::socket::{ControlMessageOwned, recvmsg};
-    let mut buf = [0u8; 4096];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        socket.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .ctx(|| "receive pty master")?;
-    for c in msg.cmsgs().ctx(|| "receive pty master")? {
-        if let ControlMessageOwned::ScmRights(fds) = c
-            && let Some(fd) = fds.first()
-        {
-            // SAFETY: the kernel installed this fd for us.
-            return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
-        }
-    }
-    Err(Error::new("console socket: no fd received"))
-}
+pub use crate::sys::{recv_fd, send_fd};
 
 /// Puts a terminal in raw mode and restores it when dropped.
 pub struct RawMode {

@@ -75,6 +75,23 @@ impl Channel {
         Ok(msg)
     }
 
+    /// Pass an fd (the seccomp listener) to the peer.
+    pub fn send_fd(&self, fd: std::os::fd::BorrowedFd) -> Result<()> {
+        crate::sys::send_fd(std::os::fd::AsFd::as_fd(&self.0), fd, "F")
+    }
+
+    /// Receive an fd from `send_fd`; the peer may report an error instead.
+    pub fn recv_fd(&self) -> Result<OwnedFd> {
+        match crate::sys::recv_fd_payload(std::os::fd::AsFd::as_fd(&self.0))? {
+            (Some(fd), _) => Ok(fd),
+            (None, payload) => match payload.split_first() {
+                Some((b'E', text)) => Err(Error::new(String::from_utf8_lossy(text).into_owned())),
+                Some(_) => Err(Error::new("sync: expected an fd")),
+                None => Err(Error::new("container init exited during setup")),
+            },
+        }
+    }
+
     /// Expect `want`; a child's error becomes ours.
     pub fn expect(&self, want: Msg) -> Result<()> {
         match self.recv()? {

@@ -191,3 +191,56 @@ pub fn mount_setattr_recursive(fd: BorrowedFd, set: u64, clr: u64) -> Result<(),
     };
     Errno::result(ret).map(drop)
 }
+
+/// Send `fd` over a unix socket (SCM_RIGHTS) with `payload` as data.
+pub fn send_fd(socket: BorrowedFd, fd: BorrowedFd, payload: &str) -> crate::error::Result<()> {
+    use crate::error::Context;
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let fds = [fd.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(payload.as_bytes())];
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .ctx(|| "send fd")?;
+    Ok(())
+}
+
+/// Receive what `send_fd` sent: the fd, if any, and the payload.
+pub fn recv_fd_payload(socket: BorrowedFd) -> crate::error::Result<(Option<OwnedFd>, Vec<u8>)> {
+    use crate::error::Context;
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .ctx(|| "receive fd")?;
+    let len = msg.bytes;
+    let mut fd = None;
+    for c in msg.cmsgs().ctx(|| "receive fd")? {
+        if let ControlMessageOwned::ScmRights(fds) = c
+            && let Some(raw) = fds.first()
+        {
+            // SAFETY: the kernel installed this fd for us.
+            fd = Some(unsafe { OwnedFd::from_raw_fd(*raw) });
+        }
+    }
+    buf.truncate(len);
+    Ok((fd, buf))
+}
+
+/// Receive an fd sent with `send_fd`.
+pub fn recv_fd(socket: BorrowedFd) -> crate::error::Result<OwnedFd> {
+    match recv_fd_payload(socket)? {
+        (Some(fd), _) => Ok(fd),
+        (None, _) => Err(crate::error::Error::new("no fd received")),
+    }
+}

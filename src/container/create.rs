@@ -154,6 +154,8 @@ fn setup(
         if init::has_create_hooks(spec) {
             run_runtime_hooks(&parent_end, spec, &st)?;
         }
+        let creating = crate::container::state::to_json_status(&st, "creating");
+        forward_listener(&parent_end, spec, seccomp.as_ref(), pid, creating)?;
         parent_end.expect(Msg::Ready)?;
         st.start_time = state::process_start_time(pid)
             .ok_or_else(|| Error::new("container init exited during setup"))?;
@@ -236,12 +238,27 @@ pub fn compile_seccomp(spec: &Spec) -> Result<Option<crate::security::seccomp::F
         return Ok(None);
     };
     let filter = crate::security::seccomp::compile(profile)?;
-    if filter.notify {
-        // The listener fd must reach linux.seccomp.listenerPath; until that
-        // is built, refuse rather than run with a filter nobody answers.
-        bail!("linux.seccomp: SCMP_ACT_NOTIFY is not supported by hull yet");
-    }
+    crate::security::notify::validate(profile, filter.notify)?;
     Ok(Some(filter))
+}
+
+/// With SCMP_ACT_NOTIFY the child sends its listener before Ready: pass it
+/// on to the agent with the container state.
+pub fn forward_listener(
+    chan: &Channel,
+    spec: &Spec,
+    filter: Option<&crate::security::seccomp::Filter>,
+    pid: i32,
+    state: serde_json::Value,
+) -> Result<()> {
+    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(());
+    };
+    if !filter.is_some_and(|f| f.notify) {
+        return Ok(());
+    }
+    let listener = chan.recv_fd()?;
+    crate::security::notify::send_listener(profile, listener, pid, state)
 }
 
 /// SIGKILL our child and reap it.

@@ -92,6 +92,8 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
             }
         }
         parent_end.send(&Msg::Go)?;
+        let running = super::state::to_json(&st, Status::Running);
+        create::forward_listener(&parent_end, &spec, seccomp.as_ref(), pid, running)?;
         parent_end.expect(Msg::Ready)?;
         // The channel is close-on-exec: end of file means execve succeeded.
         match parent_end.recv() {

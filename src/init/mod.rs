@@ -257,9 +257,10 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
     let trampoline = security::trampoline::prepare()?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
-    // while we still have it. With it, as late as possible (before execve).
+    // while we still have it. With it, as late as possible (before execve),
+    // unless the parent must forward a notify listener before we block.
     if !nnp && let Some(filter) = init.seccomp {
-        security::seccomp::load(filter)?;
+        load_seccomp(init, filter)?;
     }
     if let Some(caps) = process.capabilities() {
         security::caps::before_user(caps)?;
@@ -275,6 +276,9 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
     security::user::umask(user);
     if nnp {
         nix::sys::prctl::set_no_new_privs().ctx(|| "prctl no_new_privs")?;
+        if let Some(filter) = init.seccomp.filter(|f| f.notify) {
+            load_seccomp(init, filter)?;
+        }
     }
     Ok(Prepared {
         program: CString::new(program.as_os_str().as_encoded_bytes())
@@ -313,13 +317,22 @@ fn finish(init: &Init, p: Prepared) -> Error {
     }
     let nnp = init.process.no_new_privileges().unwrap_or(false);
     if nnp
-        && let Some(filter) = init.seccomp
+        && let Some(filter) = init.seccomp.filter(|f| !f.notify)
         && let Err(e) = security::seccomp::load(filter)
     {
         return e;
     }
     let e = security::trampoline::exec(p.trampoline.as_ref(), &p.program, &p.argv, &p.env);
     Error::new(format!("exec {:?}: {}", p.program, Error::from(e)))
+}
+
+/// Load the filter; a notify listener goes to the parent, which forwards
+/// it to the seccomp agent (we cannot reach host paths).
+fn load_seccomp(init: &Init, filter: &security::seccomp::Filter) -> Result<()> {
+    if let Some(listener) = security::seccomp::load(filter)? {
+        init.chan.send_fd(listener.as_fd())?;
+    }
+    Ok(())
 }
 
 /// Block until `hull start` opens the fifo for reading, then tell it we go.

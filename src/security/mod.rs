@@ -3,6 +3,7 @@
 
 pub mod caps;
 pub mod lsm;
+pub mod notify;
 pub mod rlimits;
 pub mod sched;
 pub mod seccomp;

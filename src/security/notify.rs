@@ -1,0 +1,43 @@
+//! SCMP_ACT_NOTIFY: the seccomp listener fd goes to the agent at
+//! `linux.seccomp.listenerPath`, with the container process state
+//! (config-linux.md), one connection per process.
+
+use crate::bail;
+use crate::error::{Context, Result};
+use oci_spec::runtime::LinuxSeccomp;
+use serde_json::{Value, json};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+/// Checked before anything is created.
+pub fn validate(profile: &LinuxSeccomp, uses_notify: bool) -> Result<()> {
+    if uses_notify && profile.listener_path().is_none() {
+        bail!("linux.seccomp.listenerPath: required by SCMP_ACT_NOTIFY");
+    }
+    if profile.listener_metadata().is_some() && profile.listener_path().is_none() {
+        bail!("linux.seccomp.listenerMetadata: set without listenerPath");
+    }
+    Ok(())
+}
+
+pub fn send_listener(
+    profile: &LinuxSeccomp,
+    listener: OwnedFd,
+    pid: i32,
+    state: Value,
+) -> Result<()> {
+    let Some(path) = profile.listener_path() else {
+        bail!("linux.seccomp.listenerPath: missing")
+    };
+    let what = || format!("linux.seccomp.listenerPath: {}", path.display());
+    let sock = UnixStream::connect(path).ctx(what)?;
+    let msg = json!({
+        "ociVersion": crate::container::state::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": profile.listener_metadata().clone().unwrap_or_default(),
+        "state": state,
+    });
+    crate::sys::send_fd(sock.as_fd(), listener.as_fd(), &msg.to_string())
+        .map_err(|e| crate::error::Error::new(format!("{}: {e}", what())))
+}
