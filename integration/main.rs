@@ -7,9 +7,13 @@
 
 mod harness;
 
+mod cgroups;
 mod cli;
+mod driver;
+mod engine;
 mod errors;
 mod lifecycle;
 mod namespaces;
 mod process;
 mod rootfs;
+mod security;

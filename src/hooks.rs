@@ -5,8 +5,9 @@ use crate::bail;
 use crate::error::{Error, Result};
 use oci_spec::runtime::Hook;
 use std::io::{Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::{ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Run each hook of a kind in order; the first failure stops.
@@ -39,16 +40,31 @@ pub fn run(hook: &Hook, state: &str) -> Result<()> {
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::new(format!("start: {}", Error::from(e))))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is fine.
-        let _ = stdin.write_all(state.as_bytes());
-    }
+    // Feed stdin and drain stderr without blocking, so that neither a hook
+    // that does not read its stdin nor one that writes a lot to stderr can
+    // outlive its timeout (or hang hull without one).
+    let mut stdin = child.stdin.take().filter(|p| nonblocking(p.as_fd()));
+    let mut stderr = child.stderr.take().filter(|p| nonblocking(p.as_fd()));
+    let mut input = state.as_bytes();
+    let mut err = Vec::new();
     let deadline = hook
         .timeout()
         .filter(|t| *t > 0)
         .map(|t| Instant::now() + Duration::from_secs(t as u64));
     let mut delay = Duration::from_micros(200);
     let status = loop {
+        if let Some(pipe) = &mut stdin {
+            match pipe.write(input) {
+                Ok(n) => input = &input[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                // A hook that does not read its stdin is fine.
+                Err(_) => input = &[],
+            }
+            if input.is_empty() {
+                stdin = None; // end of file for the hook
+            }
+        }
+        drain(&mut stderr, &mut err);
         if let Some(status) = child.try_wait().map_err(Error::from)? {
             break status;
         }
@@ -61,10 +77,8 @@ pub fn run(hook: &Hook, state: &str) -> Result<()> {
         delay = (delay * 2).min(Duration::from_millis(20));
     };
     if !status.success() {
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut err);
-        }
+        drain(&mut stderr, &mut err);
+        let err = String::from_utf8_lossy(&err);
         let err = err.trim();
         match status.code() {
             Some(code) if err.is_empty() => bail!("exit status {code}"),
@@ -73,4 +87,36 @@ pub fn run(hook: &Hook, state: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The most of a hook's stderr kept for the error message.
+const STDERR_MAX: usize = 16 * 1024;
+
+fn nonblocking(fd: BorrowedFd) -> bool {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    fcntl(fd, FcntlArg::F_GETFL).is_ok_and(|flags| {
+        let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
+        fcntl(fd, FcntlArg::F_SETFL(flags)).is_ok()
+    })
+}
+
+/// Read what the pipe has now (closing it at end of file), keeping the
+/// first STDERR_MAX bytes.
+fn drain(pipe: &mut Option<ChildStderr>, out: &mut Vec<u8>) {
+    let Some(p) = pipe else { return };
+    let mut buf = [0u8; 4096];
+    loop {
+        match p.read(&mut buf) {
+            Ok(0) => {
+                *pipe = None;
+                return;
+            }
+            Ok(n) => {
+                let room = STDERR_MAX.saturating_sub(out.len());
+                out.extend_from_slice(&buf[..n.min(room)]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Errors and warnings as engines read them: text on stderr, and with
 //! `--log FILE --log-format json` one `{"level","msg","time"}` object per
-//! line in that file (containerd and conmon show the last error line).
+//! line in that file (containerd and conmon show the last error line;
+//! warnings stay on stderr then, as podman parses the file as one object).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -46,7 +47,11 @@ pub fn error(msg: &str) {
 }
 
 pub fn warn(msg: &str) {
-    write("warning", msg);
+    // podman decodes a JSON log as one object: only the fatal error may be
+    // in it (the CONTRACT); text logs keep warnings.
+    if !CONFIG.get().is_some_and(|c| c.json) {
+        write("warning", msg);
+    }
     eprintln!("hull: warning: {msg}");
 }
 

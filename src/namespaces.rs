@@ -9,6 +9,19 @@ use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
+/// Every namespace type hull creates or joins (`hull features` lists
+/// them); [`flag`] maps each one, in an exhaustive match.
+pub const ALL: [LinuxNamespaceType; 8] = [
+    LinuxNamespaceType::Cgroup,
+    LinuxNamespaceType::Ipc,
+    LinuxNamespaceType::Mount,
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::User,
+    LinuxNamespaceType::Uts,
+    LinuxNamespaceType::Time,
+];
+
 pub fn flag(typ: LinuxNamespaceType) -> CloneFlags {
     match typ {
         LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,

@@ -36,7 +36,7 @@ pub use mounts::{Mode, mode};
 
 use devices::Rule;
 use mounts::Mounts;
-use stats::Stats;
+pub use stats::Stats;
 
 /// Where a container's cgroup lives; serialisable so the state dir can keep it.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -200,7 +200,11 @@ impl Cgroup {
 
     fn route(&self, ctl: Ctl, field: &str) -> Result<&dyn Backend> {
         self.backend(ctl).ok_or_else(|| {
+            let v1 = !self.v1.hierarchies.is_empty();
             let hint = match (ctl, &self.v2) {
+                (Ctl::NetCls | Ctl::NetPrio, _) if v1 => {
+                    " (no v1 hierarchy for it is mounted; it exists only in cgroup v1)"
+                }
                 (Ctl::NetCls | Ctl::NetPrio, _) => " (it exists only in cgroup v1)",
                 (_, Some(_)) => " (no v1 hierarchy for it and not enabled in the unified tree)",
                 (_, None) => "",
@@ -401,6 +405,12 @@ impl Cgroup {
 
     /// runc-compatible stats JSON `data` object for `events --stats`.
     pub fn stats(&self) -> Result<serde_json::Value> {
+        let s = self.stats_data()?;
+        serde_json::to_value(&s).map_err(|e| Error::new(format!("cgroup stats: {e}")))
+    }
+
+    /// The same as a struct, which serialises with runc's field order.
+    pub fn stats_data(&self) -> Result<Stats> {
         let mut s = Stats::default();
         for ctl in [
             Ctl::Cpu,
@@ -415,7 +425,7 @@ impl Cgroup {
                 b.stats(ctl, &mut s)?;
             }
         }
-        serde_json::to_value(&s).map_err(|e| Error::new(format!("cgroup stats: {e}")))
+        Ok(s)
     }
 
     /// OOM kills so far (memory.oom_control / memory.events `oom_kill`);

@@ -9,16 +9,17 @@ fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
 
+/// The `data` of a runc stats event.
 #[derive(Serialize, Default, Debug)]
-pub(super) struct Stats {
-    pub cpu: Cpu,
-    pub cpuset: CpuSet,
-    pub memory: Memory,
-    pub pids: Pids,
-    pub blkio: Blkio,
-    pub hugetlb: BTreeMap<String, Hugetlb>,
-    pub intel_rdt: IntelRdt,
-    pub network_interfaces: Option<Vec<()>>,
+pub struct Stats {
+    pub(super) cpu: Cpu,
+    pub(super) cpuset: CpuSet,
+    pub(super) memory: Memory,
+    pub(super) pids: Pids,
+    pub(super) blkio: Blkio,
+    pub(super) hugetlb: BTreeMap<String, Hugetlb>,
+    pub(super) intel_rdt: IntelRdt,
+    pub(super) network_interfaces: Option<Vec<()>>,
 }
 
 #[derive(Serialize, Default, Debug, PartialEq)]
@@ -26,9 +27,8 @@ pub(super) struct IntelRdt {}
 
 #[derive(Serialize, Default, Debug, PartialEq)]
 pub(super) struct Cpu {
-    #[serde(skip_serializing_if = "is_zero")]
+    // Go's omitempty never omits a struct: these are always there.
     pub usage: CpuUsage,
-    #[serde(skip_serializing_if = "is_zero")]
     pub throttling: Throttling,
 }
 
@@ -89,13 +89,10 @@ pub(super) struct MemoryEntry {
 pub(super) struct Memory {
     #[serde(skip_serializing_if = "is_zero")]
     pub cache: u64,
-    #[serde(skip_serializing_if = "is_zero")]
     pub usage: MemoryEntry,
-    #[serde(skip_serializing_if = "is_zero")]
     pub swap: MemoryEntry,
-    #[serde(skip_serializing_if = "is_zero")]
     pub kernel: MemoryEntry,
-    #[serde(rename = "kernelTCP", skip_serializing_if = "is_zero")]
+    #[serde(rename = "kernelTCP")]
     pub kernel_tcp: MemoryEntry,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub raw: BTreeMap<String, u64>,
@@ -230,9 +227,21 @@ mod tests {
     #[test]
     fn omits_like_runc() {
         let v = serde_json::to_value(Stats::default()).unwrap();
-        assert_eq!(v["cpu"], serde_json::json!({}));
-        assert_eq!(v["memory"], serde_json::json!({}));
+        // Go's omitempty drops zero numbers, strings, slices and maps,
+        // never structs (runc prints "throttling":{}).
+        let entry = serde_json::json!({"limit": 0, "failcnt": 0});
+        assert_eq!(
+            v["cpu"],
+            serde_json::json!({"usage": {"kernel": 0, "user": 0}, "throttling": {}})
+        );
+        assert_eq!(
+            v["memory"],
+            serde_json::json!({"usage": entry, "swap": entry, "kernel": entry, "kernelTCP": entry})
+        );
         assert_eq!(v["pids"], serde_json::json!({}));
+        assert_eq!(v["blkio"], serde_json::json!({}));
+        assert_eq!(v["hugetlb"], serde_json::json!({}));
+        assert_eq!(v["intel_rdt"], serde_json::json!({}));
         assert!(v["network_interfaces"].is_null());
         assert_eq!(v["cpuset"]["cpu_exclusive"], 0);
     }

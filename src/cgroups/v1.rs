@@ -273,11 +273,13 @@ impl Backend for V1 {
 
     fn cpuset(&self, c: &LinuxCpu) -> Result<()> {
         let dir = self.dir(Ctl::Cpuset)?;
-        if let Some(cpus) = c.cpus() {
-            write(dir, "cpuset.cpus", cpus, "linux.resources.cpu.cpus")?;
-        }
-        if let Some(mems) = c.mems() {
-            write(dir, "cpuset.mems", mems, "linux.resources.cpu.mems")?;
+        for (file, value, field) in [
+            ("cpuset.cpus", c.cpus(), "linux.resources.cpu.cpus"),
+            ("cpuset.mems", c.mems(), "linux.resources.cpu.mems"),
+        ] {
+            if let Some(v) = value {
+                fs::write_cpuset(dir, file, v, field, file)?;
+            }
         }
         Ok(())
     }

@@ -271,11 +271,14 @@ impl Backend for V2 {
     }
 
     fn cpuset(&self, c: &LinuxCpu) -> Result<()> {
-        if let Some(cpus) = c.cpus() {
-            write(&self.dir, "cpuset.cpus", cpus, "linux.resources.cpu.cpus")?;
-        }
-        if let Some(mems) = c.mems() {
-            write(&self.dir, "cpuset.mems", mems, "linux.resources.cpu.mems")?;
+        for (file, value, field) in [
+            ("cpuset.cpus", c.cpus(), "linux.resources.cpu.cpus"),
+            ("cpuset.mems", c.mems(), "linux.resources.cpu.mems"),
+        ] {
+            if let Some(v) = value {
+                let offered = format!("{file}.effective");
+                fs::write_cpuset(&self.dir, file, v, field, &offered)?;
+            }
         }
         Ok(())
     }
@@ -762,5 +765,60 @@ mod tests {
         assert_eq!(s["pids"]["current"], 2);
         assert_eq!(s["memory"]["usage"]["usage"], 4096);
         assert_eq!(s["memory"]["usage"]["failcnt"], 2);
+    }
+
+    #[test]
+    fn bfq_weight_unlimited_values_and_kill() {
+        let f = Fake::new("bfq");
+        std::fs::write(f.root.join("a/c/io.bfq.weight"), "").unwrap();
+        f.cg.apply(&resources(serde_json::json!({
+            "memory": {"limit": -1, "reservation": -1},
+            "cpu": {"quota": -1},
+            "blockIO": {"weight": 300, "weightDevice": [{"major": 8, "minor": 0, "weight": 50}]}
+        })))
+        .unwrap();
+        // BFQ keeps blkio's 10..1000 scale; io.weight is left alone.
+        assert_eq!(f.file("io.bfq.weight"), "300\n8:0 50\n");
+        assert_eq!(f.file("io.weight"), "");
+        assert_eq!(f.file("memory.max"), "max\nmax\n");
+        assert_eq!(
+            f.file("memory.swap.max"),
+            "max\n",
+            "unlimited memory: unlimited swap"
+        );
+        assert_eq!(f.file("memory.low"), "max\n");
+        assert_eq!(f.file("cpu.max"), "max 100000\nmax 100000\n");
+        f.cg.kill_all(nix::libc::SIGKILL).unwrap();
+        assert_eq!(f.file("cgroup.kill"), "1\n");
+    }
+
+    #[test]
+    fn cpuset_refusal_names_what_the_parent_offers() {
+        let f = Fake::new("cpuset");
+        std::fs::write(f.root.join("a/cpuset.cpus.effective"), "0-3\n").unwrap();
+        std::fs::write(f.root.join("a/cpuset.mems.effective"), "0\n").unwrap();
+        // A directory where the file should be: the write fails (EISDIR).
+        std::fs::remove_file(f.root.join("a/c/cpuset.cpus")).unwrap();
+        std::fs::create_dir(f.root.join("a/c/cpuset.cpus")).unwrap();
+        let e =
+            f.cg.apply(&resources(
+                serde_json::json!({"cpu": {"cpus": "9", "mems": "0"}}),
+            ))
+            .unwrap_err();
+        assert_eq!(
+            e.message(),
+            "linux.resources.cpu.cpus: write 9 to cpuset.cpus: is a directory \
+             (the parent cgroup offers 0-3)"
+        );
+        // A missing file stays "not supported", without the hint.
+        std::fs::remove_dir(f.root.join("a/c/cpuset.cpus")).unwrap();
+        let e =
+            f.cg.apply(&resources(serde_json::json!({"cpu": {"cpus": "1"}})))
+                .unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("linux.resources.cpu.cpus: not supported on this host"),
+            "{e}"
+        );
     }
 }

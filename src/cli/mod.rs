@@ -6,6 +6,8 @@ use hull::container::{self, create::CreateOptions, run::RunOptions};
 use hull::error::Result;
 use std::path::PathBuf;
 
+mod cgroups;
+mod driver;
 mod exec;
 mod list;
 
@@ -130,6 +132,21 @@ enum Cmd {
     },
     /// Run a new process in a running container
     Exec(Box<exec::ExecArgs>),
+    /// Suspend every process of a running container
+    Pause { id: String },
+    /// Resume a paused container
+    Resume { id: String },
+    /// Change a container's resource limits
+    Update(Box<cgroups::Update>),
+    /// List a container's processes
+    Ps(cgroups::Ps),
+    /// Show a container's stats and OOM events
+    Events(cgroups::Events),
+    /// Print the OCI features document (what this hull supports)
+    Features,
+    /// The execdriver front door: run a Command (JSON), or write its bundle
+    #[command(subcommand)]
+    Driver(driver::DriverCmd),
     /// Write a default config.json
     Spec {
         #[arg(long, short = 'b', default_value = ".")]
@@ -185,6 +202,11 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
         }
         Cmd::Delete { force, id } => container::delete::delete(root, &id, force).map(|_| 0),
         Cmd::List { format, quiet } => list::print(root, &format, quiet).map(|_| 0),
+        Cmd::Pause { id } => container::pause::pause(root, &id).map(|_| 0),
+        Cmd::Resume { id } => container::pause::resume(root, &id).map(|_| 0),
+        Cmd::Update(u) => cgroups::update(root, *u).map(|_| 0),
+        Cmd::Ps(p) => cgroups::ps(root, p).map(|_| 0),
+        Cmd::Events(e) => cgroups::events(root, e).map(|_| 0),
         Cmd::Run {
             args,
             detach,
@@ -197,6 +219,12 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
                 keep,
             };
             container::run::run(root, &id, &opts)
+        }
+        Cmd::Driver(d) => driver::dispatch(root, d),
+        Cmd::Features => {
+            let doc = hull::features::features();
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            Ok(0)
         }
         Cmd::Spec { bundle } => {
             let path = bundle.join("config.json");

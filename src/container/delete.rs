@@ -29,6 +29,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
                 && st.alive()
             {
                 let _ = crate::sys::pidfd_send_signal(pidfd.as_fd(), nix::libc::SIGKILL);
+                // A frozen init cannot act on SIGKILL (cgroup v1).
+                if let Some(cgroup) = &st.cgroup {
+                    let _ = cgroup.thaw();
+                }
                 let _ = crate::sys::pidfd_wait_exit(pidfd.as_fd(), 10_000);
             }
         }

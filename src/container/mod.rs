@@ -3,29 +3,33 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
 pub mod kill;
 pub mod list;
+pub mod pause;
+pub mod ps;
 pub mod run;
 pub mod start;
 pub mod state;
+pub mod update;
 
 use crate::state::{State, StateDir, Status};
 
-/// The live status: `created` while the exec fifo waits, `paused` while
-/// its cgroup is frozen, `running` while the recorded init lives,
-/// `stopped` after.
+/// The live status: `stopped` once the recorded init is gone, `paused`
+/// while its cgroup is frozen, `created` while the exec fifo waits,
+/// `running` otherwise.
 pub fn status(dir: &StateDir, st: &State) -> Status {
     if !st.alive() {
         Status::Stopped
-    } else if dir.fifo().exists() {
-        Status::Created
     } else if st
         .cgroup
         .as_ref()
         .is_some_and(|c| c.is_frozen().unwrap_or(false))
     {
         Status::Paused
+    } else if dir.fifo().exists() {
+        Status::Created
     } else {
         Status::Running
     }

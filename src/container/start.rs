@@ -15,6 +15,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     match super::status(&dir, &st) {
         Status::Created => {}
         Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Paused => bail!("cannot start a container in the paused state"),
         _ => bail!("cannot start an already running container"),
     }
     let pidfd = crate::sys::pidfd_open(st.pid).ctx(|| "open container init")?;

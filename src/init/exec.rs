@@ -25,6 +25,29 @@ fn check(name: &str, p: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A script's interpreter must exist: the final execve runs through the
+/// trampoline, which cannot tell why it failed, so the usual cause is
+/// reported here, before the container starts.
+pub fn check_interpreter(name: &str, program: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(program)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    let Some(line) = head[..n].strip_prefix(b"#!") else {
+        return Ok(());
+    };
+    let line = line.split(|b| *b == b'\n').next().unwrap_or_default();
+    let text = String::from_utf8_lossy(line);
+    let Some(interp) = text.split_whitespace().next() else {
+        return Ok(());
+    };
+    if !Path::new(interp).exists() {
+        bail!("exec: {name:?}: no such file or directory (interpreter {interp})");
+    }
+    Ok(())
+}
+
 /// Resolve args[0] in the container (after pivot_root) against `$PATH` of
 /// the process's env, as execvp would.
 pub fn lookup(name: &str, env: &[String]) -> Result<PathBuf> {

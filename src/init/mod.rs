@@ -233,6 +233,7 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
         return Err(Error::new("process.args: must not be empty"));
     };
     let program = exec::lookup(arg0, &env)?;
+    exec::check_interpreter(arg0, &program)?;
     if let Some(rl) = process.rlimits() {
         security::rlimits::apply(rl)?;
     }

@@ -97,6 +97,24 @@ const RECURSIVE: &[(&str, bool, u64)] = &[
     ("rsymfollow", true, attr::NOSYMFOLLOW),
 ];
 
+/// podman's extension option (see [`MountOptions::tmpcopyup`]).
+const TMPCOPYUP: &str = "tmpcopyup";
+
+/// Every option name [`MountOptions::parse`] recognises itself (the
+/// tables above plus tmpcopyup; anything else goes to the filesystem's
+/// data string): `hull features` reports these as mountOptions.
+pub fn names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = FLAGS
+        .iter()
+        .map(|(n, _, _)| *n)
+        .chain(PROPAGATION.iter().map(|(n, _)| *n))
+        .chain(RECURSIVE.iter().map(|(n, _, _)| *n))
+        .chain([TMPCOPYUP])
+        .collect();
+    names.sort_unstable();
+    names
+}
+
 /// Propagation flag for a name (`rslave`, ...).
 pub fn propagation(name: &str) -> Option<MsFlags> {
     PROPAGATION
@@ -155,7 +173,7 @@ impl MountOptions {
                 } else {
                     o.attr_set |= a;
                 }
-            } else if opt == "tmpcopyup" {
+            } else if opt == TMPCOPYUP {
                 o.tmpcopyup = true;
             } else if opt == "idmap" || opt == "ridmap" {
                 bail!("mount option {opt:?}: idmapped mounts are not supported by hull yet");

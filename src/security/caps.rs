@@ -5,6 +5,18 @@ use crate::error::{Error, Result};
 use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 
+/// The capabilities hull can apply here: the ones it knows that this
+/// kernel knows too (others are skipped by [`to_set`]), by number.
+pub fn supported() -> Vec<Capability> {
+    let last = last_cap();
+    let mut all: Vec<Capability> = caps::all()
+        .into_iter()
+        .filter(|c| c.index() <= last)
+        .collect();
+    all.sort_by_key(|c| c.index());
+    all
+}
+
 /// Highest capability this kernel knows (/proc/sys/kernel/cap_last_cap).
 fn last_cap() -> u8 {
     std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")

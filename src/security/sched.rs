@@ -132,6 +132,25 @@ pub fn parse_list(list: &str) -> Result<Vec<u64>> {
     Ok(words)
 }
 
+/// Every linux.memoryPolicy mode [`set_memory_policy`] applies (its match
+/// is exhaustive), for `hull features`.
+pub const MEMORY_POLICY_MODES: [MemoryPolicyModeType; 7] = [
+    MemoryPolicyModeType::MpolDefault,
+    MemoryPolicyModeType::MpolBind,
+    MemoryPolicyModeType::MpolInterleave,
+    MemoryPolicyModeType::MpolWeightedInterleave,
+    MemoryPolicyModeType::MpolPreferred,
+    MemoryPolicyModeType::MpolPreferredMany,
+    MemoryPolicyModeType::MpolLocal,
+];
+
+/// Every linux.memoryPolicy flag [`set_memory_policy`] applies.
+pub const MEMORY_POLICY_FLAGS: [MemoryPolicyFlagType; 3] = [
+    MemoryPolicyFlagType::MpolFNumaBalancing,
+    MemoryPolicyFlagType::MpolFRelativeNodes,
+    MemoryPolicyFlagType::MpolFStaticNodes,
+];
+
 pub fn set_memory_policy(p: &LinuxMemoryPolicy) -> Result<()> {
     use MemoryPolicyModeType::*;
     let mut mode: i32 = match p.mode() {

@@ -215,23 +215,95 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter> {
         );
     }
 
-    let flags = profile.flags().iter().flatten().fold(0, |acc, flag| {
-        acc | match flag {
-            Flag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
-            Flag::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
-            Flag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
-            // Only means something with a listener; the kernel rejects it without.
-            Flag::SeccompFilterFlagWaitKillableRecv if notify => {
-                libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
-            }
-            Flag::SeccompFilterFlagWaitKillableRecv => 0,
-        }
-    }) as u32;
+    let flags =
+        (profile.flags().iter().flatten()).fold(0, |acc, flag| acc | flag_bits(*flag, notify));
     Ok(Filter {
         program,
         flags,
         notify,
     })
+}
+
+/// The `SECCOMP_FILTER_FLAG_*` bits of a profile flag (0: not applied).
+fn flag_bits(flag: Flag, notify: bool) -> u32 {
+    (match flag {
+        Flag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+        Flag::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+        Flag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+        // Only means something with a listener; the kernel rejects it without.
+        Flag::SeccompFilterFlagWaitKillableRecv if notify => {
+            libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+        }
+        Flag::SeccompFilterFlagWaitKillableRecv => 0,
+    }) as u32
+}
+
+/// Every OCI seccomp action; [`action`] maps each one.
+const ACTIONS: [Action; 9] = [
+    Action::ScmpActAllow,
+    Action::ScmpActErrno,
+    Action::ScmpActKill,
+    Action::ScmpActKillProcess,
+    Action::ScmpActKillThread,
+    Action::ScmpActLog,
+    Action::ScmpActNotify,
+    Action::ScmpActTrace,
+    Action::ScmpActTrap,
+];
+
+/// The actions a profile may use (`hull features`).
+pub fn supported_actions() -> Vec<Action> {
+    (ACTIONS.into_iter())
+        .filter(|a| action(*a, None).is_ok())
+        .collect()
+}
+
+/// Every comparison [`condition`] translates.
+pub const OPERATORS: [Op; 7] = [
+    Op::ScmpCmpEq,
+    Op::ScmpCmpGe,
+    Op::ScmpCmpGt,
+    Op::ScmpCmpLe,
+    Op::ScmpCmpLt,
+    Op::ScmpCmpMaskedEq,
+    Op::ScmpCmpNe,
+];
+
+/// The ABIs [`compile`] builds sections for (x86_64 always, i386 and x32
+/// when listed); other architectures in a profile are ignored.
+pub const ARCHS: [Arch; 3] = [Arch::ScmpArchX86, Arch::ScmpArchX86_64, Arch::ScmpArchX32];
+
+/// Every profile flag [`compile`] recognises.
+pub const KNOWN_FLAGS: [Flag; 4] = [
+    Flag::SeccompFilterFlagTsync,
+    Flag::SeccompFilterFlagLog,
+    Flag::SeccompFilterFlagSpecAllow,
+    Flag::SeccompFilterFlagWaitKillableRecv,
+];
+
+/// The known flags this kernel accepts: a filter-less
+/// SECCOMP_SET_MODE_FILTER fails with EFAULT (not EINVAL) when the flags
+/// are valid, and installs nothing. WAIT_KILLABLE_RECV is only valid (and
+/// only passed on) with a listener.
+pub fn supported_flags() -> Vec<Flag> {
+    (KNOWN_FLAGS.into_iter())
+        .filter(|f| {
+            let mut bits = flag_bits(*f, true);
+            if *f == Flag::SeccompFilterFlagWaitKillableRecv {
+                bits |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32;
+            }
+            // SAFETY: a null filter is never dereferenced past the flag check.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    libc::c_ulong::from(bits),
+                    std::ptr::null::<libc::sock_fprog>(),
+                )
+            };
+            bits != 0 && rc < 0 && Errno::last() == Errno::EFAULT
+        })
+        .collect()
 }
 
 /// Load `filter` for the calling thread (all threads with TSYNC). The caller

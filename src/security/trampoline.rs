@@ -4,7 +4,8 @@
 //! a program whose interpreter is `/proc/self/exe`, executed by the runtime,
 //! would run hull in the container and let it reopen the binary for
 //! writing once hull exits). hull itself is not re-executed: the trampoline
-//! is 40 bytes of machine code that calls execve(argv[1], argv+2, envp).
+//! is 80 bytes of machine code that calls execve(argv[1], argv+2, envp)
+//! (and on failure says so on stderr and exits 127).
 //!
 //! If the container's program loops back to /proc/self/exe, it reaches the
 //! trampoline (a sealed memfd, nothing of the host's) with fewer than two
@@ -30,9 +31,16 @@ fn image() -> Vec<u8> {
         0x48, 0x8d, 0x54, 0xc4, 0x10,       // lea  rdx, [rsp+rax*8+16] ; envp
         0xb8, 0x3b, 0x00, 0x00, 0x00,       // mov  eax, 59             ; execve
         0x0f, 0x05,                         // syscall
-        0xbf, 0x7f, 0x00, 0x00, 0x00,       // fail: mov edi, 127
+        0xbf, 0x02, 0x00, 0x00, 0x00,       // fail: mov edi, 2         ; stderr
+        0x48, 0x8d, 0x35, 0x18, 0x00, 0x00, 0x00, // lea rsi, [rip+24]  ; msg
+        0xba, 0x12, 0x00, 0x00, 0x00,       // mov  edx, 18
+        0xb8, 0x01, 0x00, 0x00, 0x00,       // mov  eax, 1              ; write
+        0x0f, 0x05,                         // syscall
+        0xbf, 0x7f, 0x00, 0x00, 0x00,       // mov  edi, 127
         0xb8, 0xe7, 0x00, 0x00, 0x00,       // mov  eax, 231            ; exit_group
         0x0f, 0x05,                         // syscall
+        b'h', b'u', b'l', b'l', b':', b' ', b'e', b'x', b'e', b'c', // msg: "hull: exec failed\n"
+        b' ', b'f', b'a', b'i', b'l', b'e', b'd', b'\n',
     ];
     let size = HEADERS + CODE.len() as u64;
     let mut elf = Vec::with_capacity(size as usize);
