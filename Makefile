@@ -12,10 +12,14 @@ all: build
 build:
 	cargo rustc --release --bin hull -- -C target-feature=+crt-static -C relocation-model=static
 
-# What the tests need on a fresh Debian machine (as root).
+# What the tests need on a fresh Debian machine (as root): a static
+# busybox for the rootfs, runc for the differential tests, podman's
+# seccomp profile (golang-github-containers-common) for the seccomp tests.
+DEPS := busybox-static runc golang-github-containers-common
 deps:
-	@if [ ! -x /bin/busybox ] || ! /bin/busybox --help >/dev/null 2>&1 || ldd /bin/busybox >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; fi
+	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 demo: deps build
 	bash integration/demo.sh $(HULL)

@@ -692,8 +692,6 @@ fn a_created_container_cannot_be_paused() {
 }
 
 #[test]
-#[ignore = "bug in container/delete.rs: delete --force of a paused container waits 10s for \
-            a SIGKILL that a v1-frozen init cannot take (fix: thaw before waiting)"]
 fn delete_force_of_a_paused_container_is_prompt() {
     let t = Test::new();
     let b = t.bundle();

@@ -740,22 +740,24 @@ fn scheduler_flags_use_the_specs_names() {
     let t = Test::new();
     let b = t.bundle();
     // config.md: flags are SCHED_FLAG_RESET_ON_FORK, ... With reset-on-fork
-    // the shell runs SCHED_BATCH and its children SCHED_OTHER again.
+    // (sched(7)) a negative nice value is not inherited: the shell runs at
+    // -5, its children at 0 again.
     b.config(|c| {
         c["process"]["scheduler"] =
-            json!({"policy": "SCHED_BATCH", "flags": ["SCHED_FLAG_RESET_ON_FORK"]})
+            json!({"policy": "SCHED_OTHER", "nice": -5, "flags": ["SCHED_FLAG_RESET_ON_FORK"]})
     });
     b.sh("cat /proc/$$/stat; cat /proc/self/stat; true");
     let out = t.run(&b, "rof");
     assert_eq!(out.code, 0, "SCHED_FLAG_RESET_ON_FORK refused:\n{out}");
     let lines = out.lines();
+    const STAT_NICE: usize = 19;
     assert_eq!(
         (
-            stat_field(lines[0], STAT_POLICY),
-            stat_field(lines[1], STAT_POLICY)
+            stat_field(lines[0], STAT_NICE),
+            stat_field(lines[1], STAT_NICE)
         ),
-        ("3", "0"),
-        "policy of the shell and of its child:\n{out}"
+        ("-5", "0"),
+        "nice of the shell and of its child:\n{out}"
     );
 }
 

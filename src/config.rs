@@ -30,7 +30,31 @@ pub fn load_spec(path: &Path) -> Result<(Spec, Value)> {
     Ok((spec, raw))
 }
 
+/// oci-spec 0.10 names two scheduler flags differently from the runtime
+/// spec (`SCHED_RESET_ON_FORK`, `SCHED_FLAG_D_L_OVERRUN`): accept the
+/// spec's names by translating them before parsing.
+pub fn normalize_process(process: &mut Value) {
+    if let Some(flags) = process
+        .pointer_mut("/scheduler/flags")
+        .and_then(Value::as_array_mut)
+    {
+        for f in flags {
+            let fixed = match f.as_str() {
+                Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+                Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+                _ => continue,
+            };
+            *f = Value::from(fixed);
+        }
+    }
+}
+
 pub fn parse_spec(raw: &Value) -> Result<Spec> {
+    let mut raw = raw.clone();
+    if let Some(p) = raw.get_mut("process") {
+        normalize_process(p);
+    }
+    let raw = &raw;
     serde_path_to_error::deserialize(raw).map_err(|e| {
         let at = e.path().to_string();
         let inner = e.into_inner();

@@ -3,8 +3,9 @@
 //! back as text, so the parent reports them once, with their context.
 
 use crate::error::{Context, Error, Result};
+use nix::sys::socket::MsgFlags;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Msg {
@@ -50,13 +51,34 @@ impl Channel {
                 buf.extend_from_slice(text.as_bytes());
             }
         }
+        // One message is one datagram: make room for a big one (a state
+        // with large annotations); root may exceed wmem_max.
+        if buf.len() > 64 * 1024 {
+            let size = buf.len() * 2 + 4096;
+            let _ = nix::sys::socket::setsockopt(
+                &self.0,
+                nix::sys::socket::sockopt::SndBufForce,
+                &size,
+            );
+        }
         nix::unistd::write(&self.0, &buf).ctx(|| "sync: send")?;
         Ok(())
     }
 
     /// Receive one message; a closed peer is an error with `what` as context.
     pub fn recv(&self) -> Result<Msg> {
-        let mut buf = vec![0u8; 64 * 1024];
+        // MSG_TRUNC with MSG_PEEK: the size of the next datagram, unread.
+        let size = loop {
+            match nix::sys::socket::recv(
+                self.0.as_raw_fd(),
+                &mut [],
+                MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => break r.ctx(|| "sync: receive")?,
+            }
+        };
+        let mut buf = vec![0u8; size.max(1)];
         let n = loop {
             match nix::unistd::read(&self.0, &mut buf) {
                 Err(nix::errno::Errno::EINTR) => continue,

@@ -69,7 +69,8 @@ pub fn run(root: &std::path::Path, a: ExecArgs) -> Result<i32> {
     container::exec::exec(root, &a.id, &process, &opts)
 }
 
-fn parse_process(v: Value, what: &str) -> Result<Process> {
+fn parse_process(mut v: Value, what: &str) -> Result<Process> {
+    hull::config::normalize_process(&mut v);
     serde_path_to_error::deserialize(v)
         .map_err(|e| Error::new(format!("{what}: {}: {}", e.path(), e.inner())))
 }

@@ -77,6 +77,7 @@ impl CreateArgs {
                 Some(p) => container::create::Console::Socket(p.clone()),
                 None => container::create::Console::None,
             },
+            stdio: None,
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub console: Console,
+    /// fds to become the container's 0, 1, 2 (None: inherit ours). For
+    /// library callers (the driver) whose pipes are not their own stdio.
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
 }
 
 /// A created container whose init is our child.
@@ -125,6 +128,7 @@ fn setup(
                 deadline: bundle.deadline,
                 seccomp: seccomp.as_ref(),
                 console,
+                stdio: opts.stdio,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),

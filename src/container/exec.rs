@@ -48,6 +48,7 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         bail!("exec: process.args: must not be empty");
     }
+    crate::security::lsm::validate_process(process, "exec: process")?;
     let terminal = process.terminal().unwrap_or(false);
     if terminal && matches!(opts.console, Console::None) {
         bail!("exec: a terminal needs --console-socket");
@@ -63,6 +64,11 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     // Drop our lock: a long-running exec must not block state/kill/delete.
     drop(dir);
     joins.enter_for_children()?;
+    let affinity = process.exec_cpu_affinity().as_ref();
+    if let Some(initial) = affinity.and_then(|a| a.initial().as_deref()) {
+        // We are the runtime parent the spec means: the child inherits it.
+        crate::security::sched::set_affinity(initial, "initial")?;
+    }
     let (pid, pidfd) = match sys::clone3(0, None).ctx(|| "clone exec process")? {
         Forked::Child => {
             drop(parent_end);
@@ -77,6 +83,7 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
                 deadline: Default::default(),
                 seccomp: seccomp.as_ref(),
                 console,
+                stdio: None,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),

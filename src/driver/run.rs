@@ -16,7 +16,6 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
 
 /// Signals a CLI user sends that belong to the container.
 const FORWARDED: &[Signal] = &[
@@ -56,9 +55,17 @@ pub(super) fn run(
         None
     };
     let created = {
-        let _stdio = match cmd.tty {
-            false => Some(StdioSwap::apply(&pipes)?),
-            true => None,
+        // Without a tty the init takes the Pipes' fds as its stdio.
+        let null = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| "open /dev/null")?;
+        let fd_of = |target: RawFd, s: &Stdio| match s {
+            Stdio::Inherit => target,
+            Stdio::Null => null.as_raw_fd(),
+            Stdio::Fd(fd) => fd.as_raw_fd(),
         };
         let opts = CreateOptions {
             bundle: bundle.path.clone(),
@@ -66,6 +73,13 @@ pub(super) fn run(
                 Some((_, theirs)) => Console::Fd(theirs.as_raw_fd()),
                 None => Console::None,
             },
+            stdio: (!cmd.tty).then(|| {
+                [
+                    fd_of(0, &pipes.stdin),
+                    fd_of(1, &pipes.stdout),
+                    fd_of(2, &pipes.stderr),
+                ]
+            }),
             ..Default::default()
         };
         create::create(&driver.state_root, &cmd.id, &opts)?
@@ -402,75 +416,6 @@ impl Drop for BundleDir {
     fn drop(&mut self) {
         if !self.removed {
             let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
-/// The container's init inherits our fds 0-2 at clone time: for the
-/// duration of `create`, they are the Pipes' (restored on drop). The lock
-/// keeps two driver runs of one process from mixing theirs.
-struct StdioSwap {
-    saved: Vec<(RawFd, Option<OwnedFd>)>,
-    _lock: MutexGuard<'static, ()>,
-}
-
-static STDIO_LOCK: Mutex<()> = Mutex::new(());
-
-impl StdioSwap {
-    fn apply(pipes: &Pipes) -> Result<StdioSwap> {
-        let lock = STDIO_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let mut swap = StdioSwap {
-            saved: Vec::new(),
-            _lock: lock,
-        };
-        let null = if [&pipes.stdin, &pipes.stdout, &pipes.stderr]
-            .iter()
-            .any(|s| matches!(s, Stdio::Null))
-        {
-            Some(
-                nix::fcntl::open(
-                    "/dev/null",
-                    nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
-                    nix::sys::stat::Mode::empty(),
-                )
-                .ctx(|| "open /dev/null")?,
-            )
-        } else {
-            None
-        };
-        for (target, stdio) in [(0, &pipes.stdin), (1, &pipes.stdout), (2, &pipes.stderr)] {
-            let src: BorrowedFd = match (stdio, &null) {
-                (Stdio::Inherit, _) => continue,
-                (Stdio::Null, Some(n)) => n.as_fd(),
-                (Stdio::Null, None) => unreachable!("opened above"),
-                (Stdio::Fd(fd), _) => fd.as_fd(),
-            };
-            // SAFETY: fcntl/dup2 on fds we hold; the saved copy is ours.
-            let saved = unsafe { libc::fcntl(target, libc::F_DUPFD_CLOEXEC, 3) };
-            let saved = match Errno::result(saved) {
-                Ok(fd) => Some(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }),
-                Err(Errno::EBADF) => None,
-                Err(e) => return Err(e).ctx(|| format!("save fd {target}")),
-            };
-            swap.saved.push((target, saved));
-            // SAFETY: as above.
-            Errno::result(unsafe { libc::dup2(src.as_raw_fd(), target) })
-                .ctx(|| format!("set the container's fd {target}"))?;
-        }
-        Ok(swap)
-    }
-}
-
-impl Drop for StdioSwap {
-    fn drop(&mut self) {
-        for (target, saved) in self.saved.drain(..).rev() {
-            // SAFETY: restoring our own fds.
-            unsafe {
-                match saved {
-                    Some(fd) => libc::dup2(fd.as_raw_fd(), target),
-                    None => libc::close(target),
-                };
-            }
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct Init<'a> {
     pub seccomp: Option<&'a security::seccomp::Filter>,
     /// Connected console socket when process.terminal is set.
     pub console: Option<OwnedFd>,
+    /// fds to become our 0, 1, 2 (see CreateOptions::stdio).
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
 }
 
 /// Runs in the child; never returns.
@@ -104,6 +106,11 @@ fn setup(init: &Init) -> Result<Prepared> {
     // Nothing of the container may ptrace us or open /proc/<pid>/exe while
     // we still run the host's hull binary.
     nix::sys::prctl::set_dumpable(false).ctx(|| "prctl dumpable")?;
+    for (target, fd) in init.stdio.iter().flatten().enumerate() {
+        // SAFETY: dup2 onto our own stdio; the source stays open in the caller.
+        nix::errno::Errno::result(unsafe { libc::dup2(*fd, target as i32) })
+            .ctx(|| "set up stdio")?;
+    }
     init.joins.enter()?;
     init.chan.expect(Msg::Go)?;
     let mut state = None;
@@ -118,6 +125,11 @@ fn setup(init: &Init) -> Result<Prepared> {
         state = build_container(init, rootfs, bundle, *no_pivot, *cgroup)?;
     } else {
         nix::unistd::chdir("/").ctx(|| "chdir /")?;
+        // Now in the container's cgroup (which may reset it).
+        let affinity = init.process.exec_cpu_affinity().as_ref();
+        if let Some(list) = affinity.and_then(|a| a.cpu_affinity_final().as_deref()) {
+            security::sched::set_affinity(list, "final")?;
+        }
     }
     if let Some(console) = &init.console {
         let size = init
@@ -129,7 +141,9 @@ fn setup(init: &Init) -> Result<Prepared> {
     if let Mode::Create { .. } = init.mode {
         // Before a read-only root is sealed: runc creates a missing cwd too.
         let cwd = init.process.cwd();
-        std::fs::create_dir_all(cwd).ctx(|| format!("process.cwd: create {}", cwd.display()))?;
+        let root = crate::rootfs::path::open_root(Path::new("/"))?;
+        crate::rootfs::path::create(root.as_fd(), cwd, crate::rootfs::path::Kind::Dir)
+            .ctx(|| format!("process.cwd: create {}", cwd.display()))?;
         if crate::config::new_namespace(spec, LinuxNamespaceType::Mount) {
             crate::rootfs::finish(spec)?;
         }
@@ -272,8 +286,7 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
         security::caps::after_user(caps)?;
     }
     // chdir as the user, so a directory it may not enter is an error now.
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd).ctx(|| format!("process.cwd: chdir {}", cwd.display()))?;
+    enter_cwd(process.cwd())?;
     security::user::umask(user);
     if nnp {
         nix::sys::prctl::set_no_new_privs().ctx(|| "prctl no_new_privs")?;
@@ -345,6 +358,29 @@ fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
         .open(&path)
         .ctx(|| "exec fifo")?;
     f.write_all(b"0").ctx(|| "exec fifo")
+}
+
+/// chdir into process.cwd, resolved inside the container's root with no
+/// magic links: an inherited fd (`/proc/self/fd/N`) cannot become a cwd on
+/// the host (CVE-2024-21626). Done as the user, so a directory it may not
+/// enter is an error now; and checked, as runc does, to be reachable.
+fn enter_cwd(cwd: &Path) -> Result<()> {
+    let what = || format!("process.cwd: chdir {}", cwd.display());
+    let root = crate::rootfs::path::open_root(Path::new("/")).ctx(what)?;
+    let dir = crate::rootfs::path::open(
+        root.as_fd(),
+        cwd,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
+    )
+    .ctx(what)?;
+    nix::unistd::fchdir(&dir).ctx(what)?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(Error::new(format!(
+            "{}: outside the container's root",
+            what()
+        ))),
+    }
 }
 
 fn setgroups_allowed(userns: bool) -> bool {

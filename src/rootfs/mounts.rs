@@ -99,12 +99,18 @@ pub fn mount_entry(
             .as_ref()
             .map(|s| s.as_path())
             .unwrap_or(Path::new(typ));
+        // proc and sysfs never need suid, device or exec semantics: deny them
+        // whatever the config says (a writable, exec-able /proc is an escape path).
+        let mut flags = opts.flags;
+        if matches!(typ, "proc" | "sysfs") {
+            flags |= MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        }
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
         mount(
             Some(source),
             fd_path(target.as_raw_fd()).as_str(),
             Some(typ),
-            opts.flags,
+            flags,
             data,
         )
         .ctx(|| match data {

@@ -18,20 +18,8 @@ pub fn selinux_enabled() -> bool {
 
 /// Refuse labels this host cannot apply, before anything is created.
 pub fn validate(spec: &Spec) -> Result<()> {
-    let process = spec.process().as_ref();
-    if process
-        .and_then(|p| p.apparmor_profile().as_deref())
-        .is_some_and(|p| !p.is_empty())
-        && !apparmor_enabled()
-    {
-        bail!("config.json: process.apparmorProfile: AppArmor is not enabled on this host");
-    }
-    if process
-        .and_then(|p| p.selinux_label().as_deref())
-        .is_some_and(|l| !l.is_empty())
-        && !selinux_enabled()
-    {
-        bail!("config.json: process.selinuxLabel: SELinux is not enabled on this host");
+    if let Some(process) = spec.process() {
+        validate_process(process, "config.json: process")?;
     }
     let mount_label = spec
         .linux()
@@ -39,6 +27,27 @@ pub fn validate(spec: &Spec) -> Result<()> {
         .and_then(|l| l.mount_label().as_deref());
     if mount_label.is_some_and(|l| !l.is_empty()) && !selinux_enabled() {
         bail!("config.json: linux.mountLabel: SELinux is not enabled on this host");
+    }
+    Ok(())
+}
+
+/// The process's labels (`what` names where they come from).
+pub fn validate_process(process: &oci_spec::runtime::Process, what: &str) -> Result<()> {
+    if process
+        .apparmor_profile()
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+        && !apparmor_enabled()
+    {
+        bail!("{what}.apparmorProfile: AppArmor is not enabled on this host");
+    }
+    if process
+        .selinux_label()
+        .as_deref()
+        .is_some_and(|l| !l.is_empty())
+        && !selinux_enabled()
+    {
+        bail!("{what}.selinuxLabel: SELinux is not enabled on this host");
     }
     Ok(())
 }

@@ -72,9 +72,33 @@ pub fn set_scheduler(s: &Scheduler, times: DeadlineTimes) -> Result<()> {
     };
     // SAFETY: valid struct for the duration of the call; pid 0 is us.
     let ret = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
+    Errno::result(ret).map(drop).ctx(|| {
+        format!(
+            "process.scheduler: sched_setattr {}",
+            policy_name(*s.policy())
+        )
+    })
+}
+
+/// The spec's name of a policy (`SCHED_FIFO`).
+fn policy_name(p: LinuxSchedulerPolicy) -> String {
+    serde_json::to_value(p)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// process.execCPUAffinity `initial` / `final` (exec only; the spec says
+/// it does not apply to the init): pin the calling process.
+pub fn set_affinity(list: &str, field: &str) -> Result<()> {
+    let words = parse_list(list)
+        .map_err(|e| crate::error::Error::new(format!("process.execCPUAffinity.{field}: {e}")))?;
+    let size = std::mem::size_of_val(words.as_slice());
+    // SAFETY: the mask outlives the call and size matches it.
+    let ret = unsafe { libc::syscall(libc::SYS_sched_setaffinity, 0, size, words.as_ptr()) };
     Errno::result(ret)
         .map(drop)
-        .ctx(|| format!("process.scheduler: sched_setattr {:?}", s.policy()))
+        .ctx(|| format!("process.execCPUAffinity.{field}: sched_setaffinity {list}"))
 }
 
 pub fn set_io_priority(p: &LinuxIOPriority) -> Result<()> {
