@@ -282,3 +282,25 @@ fn json_log_separate_args() {
 fn json_log_equals_form() {
     check_json_log(|log| vec![format!("--log={log}"), "--log-format=json".to_string()]);
 }
+
+/// Fields hull does not implement are refused by name, never ignored.
+#[test]
+fn unsupported_fields_are_refused() {
+    create_fails(
+        |c| c["linux"]["intelRdt"] = json!({"closID": "guaranteed_group"}),
+        &["linux.intelRdt", "not supported"],
+    );
+    create_fails(
+        |c| c["linux"]["netDevices"] = json!({"eth1": {"name": "eth1"}}),
+        &["linux.netDevices", "not supported"],
+    );
+    create_fails(
+        |c| {
+            let map = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+            let m = json!({"destination": "/mnt", "type": "bind", "source": "/tmp",
+                "options": ["rbind"], "uidMappings": map, "gidMappings": map});
+            c["mounts"].as_array_mut().unwrap().push(m);
+        },
+        &["mounts[7].uidMappings", "not supported"],
+    );
+}

@@ -187,6 +187,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         bail!("config.json: domainname: needs a new uts namespace");
     }
     crate::security::lsm::validate(spec)?;
+    refuse_unsupported(spec)?;
     if let Some(linux) = spec.linux() {
         validate_namespaces(linux)?;
         if let Some(p) = linux.rootfs_propagation() {
@@ -256,4 +257,25 @@ pub fn new_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
         .is_some_and(|nss| nss.iter().any(|n| n.typ() == typ && n.path().is_none()))
+}
+
+/// Linux fields hull does not implement: an error naming them, never a
+/// silent success.
+fn refuse_unsupported(spec: &Spec) -> Result<()> {
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+            bail!(
+                "config.json: mounts[{i}].uidMappings: idmapped mounts are not supported by hull"
+            );
+        }
+    }
+    if let Some(linux) = spec.linux() {
+        if linux.intel_rdt().is_some() {
+            bail!("config.json: linux.intelRdt: Intel RDT is not supported by hull");
+        }
+        if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            bail!("config.json: linux.netDevices: moving host interfaces is not supported by hull");
+        }
+    }
+    Ok(())
 }

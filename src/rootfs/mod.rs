@@ -63,7 +63,8 @@ pub fn prepare(
     let root = path::open_root(rootfs)?;
     let mut dev_bound = false;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mounts::mount_entry(root.as_fd(), m, bundle, i, cgroup)?;
+        let label = linux.and_then(|l| l.mount_label().as_deref());
+        mounts::mount_entry(root.as_fd(), m, bundle, i, cgroup, label)?;
         if m.destination() == Path::new("/dev") && options::MountOptions::parse(m)?.is_bind() {
             dev_bound = true;
         }

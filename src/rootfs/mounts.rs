@@ -19,6 +19,7 @@ pub fn mount_entry(
     bundle: &Path,
     index: usize,
     cgroup: Option<&crate::cgroups::Cgroup>,
+    mount_label: Option<&str>,
 ) -> Result<()> {
     let opts = MountOptions::parse(m).map_err(|e| Error::new(format!("mounts[{index}]: {e}")))?;
     let dest = m.destination();
@@ -105,7 +106,8 @@ pub fn mount_entry(
         if matches!(typ, "proc" | "sysfs") {
             flags |= MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
         }
-        let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+        let data = with_mount_label(&opts.data, typ, mount_label);
+        let data = (!data.is_empty()).then_some(data.as_str());
         mount(
             Some(source),
             fd_path(target.as_raw_fd()).as_str(),
@@ -140,6 +142,22 @@ pub fn mount_entry(
         }
     }
     Ok(())
+}
+
+/// linux.mountLabel as the SELinux `context=` option of filesystems that
+/// take one (not proc, sysfs, cgroup: the kernel labels those itself).
+fn with_mount_label(data: &str, typ: &str, label: Option<&str>) -> String {
+    match label.filter(|l| !l.is_empty()) {
+        Some(l) if !matches!(typ, "proc" | "sysfs" | "cgroup" | "cgroup2") => {
+            let ctx = format!("context=\"{l}\"");
+            if data.is_empty() {
+                ctx
+            } else {
+                format!("{data},{ctx}")
+            }
+        }
+        _ => data.to_string(),
+    }
 }
 
 /// Open the destination again: the fd from before a mount names the
