@@ -66,6 +66,11 @@ pub fn run(root: &Path, id: &str, opts: &RunOptions) -> Result<i32> {
     mask.add(Signal::SIGCHLD);
     mask.thread_block().ctx(|| "block signals")?;
     let sfd = SignalFd::new(&mask).ctx(|| "signalfd")?;
+    // Our terminal's size and raw mode before the container's first byte.
+    let _raw = master.as_ref().and_then(|m| {
+        crate::console::copy_size(m.as_fd());
+        crate::console::RawMode::enter(0)
+    });
     start_or_cleanup(root, id, &created)?;
     let code = match master {
         Some(master) => relay_terminal(&master, &sfd, &created)?,
@@ -111,10 +116,8 @@ fn wait_forwarding(sfd: &SignalFd, created: &create::Created) -> Result<i32> {
     }
 }
 
-/// Raw mode on our terminal, relay until the pty hangs up, then reap.
+/// Relay until the pty hangs up, then reap.
 fn relay_terminal(master: &OwnedFd, sfd: &SignalFd, created: &create::Created) -> Result<i32> {
-    let _raw = crate::console::RawMode::enter(0);
-    crate::console::copy_size(master.as_fd());
     crate::console::relay(master.as_fd(), 0, 1, sfd.as_raw_fd(), || {
         if let Ok(Some(info)) = sfd.read_signal() {
             match info.ssi_signo as i32 {
