@@ -5,7 +5,6 @@
 use crate::bail;
 use crate::error::{Error, Result};
 use crate::rootfs::options::MountOptions;
-use crate::security::sched::DeadlineTimes;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -15,19 +14,56 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub rootfs: PathBuf,
     pub spec: Spec,
-    pub deadline: DeadlineTimes,
 }
 
-/// Parse `<bundle>/config.json`; a type error names the JSON path
-/// (`config.json: process.args: invalid type: ...`). Also returns the raw
-/// JSON, for the fields the oci-spec types do not carry.
-pub fn load_spec(path: &Path) -> Result<(Spec, Value)> {
+/// What config.json says beyond the oci-spec types.
+#[derive(Default)]
+pub struct Extras {
+    /// Fields the parser does not know (JSON paths).
+    pub ignored: Vec<String>,
+}
+
+/// Parse `<bundle>/config.json` in one pass over its bytes; a type error
+/// names the JSON path (`config.json: process.args: invalid type: ...`),
+/// fields unknown to the parser are collected rather than dropped.
+pub fn load_spec(path: &Path) -> Result<(Spec, Extras)> {
     let text = std::fs::read(path)
         .map_err(|e| Error::new(format!("read {}: {}", path.display(), Error::from(e))))?;
-    let raw: Value =
-        serde_json::from_slice(&text).map_err(|e| Error::new(format!("config.json: {e}")))?;
-    let spec = parse_spec(&raw)?;
-    Ok((spec, raw))
+    if contains(&text, b"SCHED_FLAG_RESET_ON_FORK") || contains(&text, b"SCHED_FLAG_DL_OVERRUN") {
+        // Rare: the spec's flag names, which oci-spec spells differently.
+        let mut raw: Value =
+            serde_json::from_slice(&text).map_err(|e| Error::new(format!("config.json: {e}")))?;
+        if let Some(p) = raw.get_mut("process") {
+            normalize_process(p);
+        }
+        let text = serde_json::to_vec(&raw).map_err(|e| Error::new(e.to_string()))?;
+        return parse(&text);
+    }
+    parse(&text)
+}
+
+fn parse(text: &[u8]) -> Result<(Spec, Extras)> {
+    let mut extras = Extras::default();
+    let mut ignored = Vec::new();
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    // serde_ignored writes `?` for each Option on the way: not part of the JSON path.
+    let mut record = |p: serde_ignored::Path| ignored.push(p.to_string().replace(".?", ""));
+    let de = serde_ignored::Deserializer::new(de, &mut record);
+    let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
+        let at = e.path().to_string();
+        let inner = e.into_inner();
+        if at == "." {
+            Error::new(format!("config.json: {inner}"))
+        } else {
+            Error::new(format!("config.json: {at}: {inner}"))
+        }
+    })?;
+    extras.ignored = ignored;
+    Ok((spec, extras))
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// oci-spec 0.10 names two scheduler flags differently from the runtime
@@ -49,92 +85,21 @@ pub fn normalize_process(process: &mut Value) {
     }
 }
 
-pub fn parse_spec(raw: &Value) -> Result<Spec> {
-    let mut raw = raw.clone();
-    if let Some(p) = raw.get_mut("process") {
-        normalize_process(p);
-    }
-    let raw = &raw;
-    serde_path_to_error::deserialize(raw).map_err(|e| {
-        let at = e.path().to_string();
-        let inner = e.into_inner();
-        if at == "." {
-            Error::new(format!("config.json: {inner}"))
-        } else {
-            Error::new(format!("config.json: {at}: {inner}"))
-        }
-    })
-}
-
 pub fn load(bundle: &Path) -> Result<Bundle> {
     let dir = std::path::absolute(bundle)
         .map_err(|e| Error::new(format!("bundle {}: {}", bundle.display(), Error::from(e))))?;
     if !dir.is_dir() {
         bail!("bundle {}: no such directory", dir.display());
     }
-    let (spec, raw) = load_spec(&dir.join("config.json"))?;
+    let (spec, extras) = load_spec(&dir.join("config.json"))?;
     let rootfs = validate(&spec, &dir)?;
-    warn_dropped(&raw, &spec);
-    let sched = &raw["process"]["scheduler"];
-    let deadline = DeadlineTimes {
-        runtime: sched["runtime"].as_u64().unwrap_or(0),
-        deadline: sched["deadline"].as_u64().unwrap_or(0),
-        period: sched["period"].as_u64().unwrap_or(0),
-    };
-    Ok(Bundle {
-        dir,
-        rootfs,
-        spec,
-        deadline,
-    })
-}
-
-/// Fields of the config that hull's parser does not know are not applied:
-/// say so rather than drop them silently. (The scheduler's deadline times
-/// are read from the raw JSON, so they are not reported.)
-fn warn_dropped(raw: &Value, spec: &Spec) {
-    let Ok(parsed) = serde_json::to_value(spec) else {
-        return;
-    };
-    let mut dropped = Vec::new();
-    diff(raw, &parsed, String::new(), &mut dropped);
-    dropped.retain(|p| {
-        !p.starts_with("process.scheduler.") && !p.starts_with("linux.resources.unified")
-    });
-    for path in dropped {
+    // Not applied, so said aloud rather than dropped silently.
+    for path in &extras.ignored {
         crate::log::warn(&format!(
             "config.json: {path}: not supported by hull, ignored"
         ));
     }
-}
-
-fn diff(raw: &Value, parsed: &Value, at: String, out: &mut Vec<String>) {
-    match (raw, parsed) {
-        (Value::Object(r), Value::Object(p)) => {
-            for (k, v) in r {
-                let here = if at.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{at}.{k}")
-                };
-                match p.get(k) {
-                    Some(pv) => diff(v, pv, here, out),
-                    None if !v.is_null() && !is_empty(v) => out.push(here),
-                    None => {}
-                }
-            }
-        }
-        (Value::Array(r), Value::Array(p)) => {
-            for (i, (rv, pv)) in r.iter().zip(p).enumerate() {
-                diff(rv, pv, format!("{at}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn is_empty(v: &Value) -> bool {
-    matches!(v, Value::Object(o) if o.is_empty()) || matches!(v, Value::Array(a) if a.is_empty())
+    Ok(Bundle { dir, rootfs, spec })
 }
 
 /// Checks what the host can check without changing anything; returns the

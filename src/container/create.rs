@@ -125,7 +125,6 @@ fn setup(
                 joins: &joins,
                 preserve_fds: opts.preserve_fds,
                 new_keyring: (!opts.no_new_keyring).then(|| dir.id.clone()),
-                deadline: bundle.deadline,
                 seccomp: seccomp.as_ref(),
                 console,
                 stdio: opts.stdio,

@@ -80,7 +80,6 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
                 joins: &joins,
                 preserve_fds: opts.preserve_fds,
                 new_keyring: None,
-                deadline: Default::default(),
                 seccomp: seccomp.as_ref(),
                 console,
                 stdio: None,

@@ -41,8 +41,6 @@ pub struct Init<'a> {
     pub preserve_fds: u32,
     /// Name of a new session keyring (None with --no-new-keyring).
     pub new_keyring: Option<String>,
-    /// process.scheduler's SCHED_DEADLINE times.
-    pub deadline: security::sched::DeadlineTimes,
     /// linux.seccomp, compiled by the parent before the clone.
     pub seccomp: Option<&'a security::seccomp::Filter>,
     /// Connected console socket when process.terminal is set.
@@ -263,7 +261,7 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
         }
     }
     if let Some(s) = process.scheduler() {
-        security::sched::set_scheduler(s, init.deadline)?;
+        security::sched::set_scheduler(s)?;
     }
     if let Some(p) = process.io_priority() {
         security::sched::set_io_priority(p)?;

@@ -12,15 +12,6 @@ use oci_spec::runtime::{
     Scheduler,
 };
 
-/// The SCHED_DEADLINE times of process.scheduler (ns), which the oci-spec
-/// types do not carry: read from the raw config by `config`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DeadlineTimes {
-    pub runtime: u64,
-    pub deadline: u64,
-    pub period: u64,
-}
-
 #[repr(C)]
 struct SchedAttr {
     size: u32,
@@ -35,7 +26,7 @@ struct SchedAttr {
     util_max: u32,
 }
 
-pub fn set_scheduler(s: &Scheduler, times: DeadlineTimes) -> Result<()> {
+pub fn set_scheduler(s: &Scheduler) -> Result<()> {
     use LinuxSchedulerPolicy::*;
     let policy = match s.policy() {
         SchedOther => 0,
@@ -64,9 +55,9 @@ pub fn set_scheduler(s: &Scheduler, times: DeadlineTimes) -> Result<()> {
         flags,
         nice: s.nice().unwrap_or(0),
         priority: s.priority().unwrap_or(0) as u32,
-        runtime: times.runtime,
-        deadline: times.deadline,
-        period: times.period,
+        runtime: s.runtime().unwrap_or(0),
+        deadline: s.deadline().unwrap_or(0),
+        period: s.period().unwrap_or(0),
         util_min: 0,
         util_max: 1024,
     };
