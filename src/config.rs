@@ -218,10 +218,7 @@ fn validate_namespaces(linux: &oci_spec::runtime::Linux) -> Result<()> {
 
 /// Whether the config asks for a new namespace of this type.
 pub fn new_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|nss| nss.iter().any(|n| n.typ() == typ && n.path().is_none()))
+    crate::namespaces::of(spec).any(|n| n.typ() == typ && n.path().is_none())
 }
 
 /// Linux fields hull does not implement: an error naming them, never a

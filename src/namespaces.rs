@@ -65,19 +65,22 @@ pub fn check_path(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// linux.namespaces of a config.
+pub fn of(spec: &Spec) -> impl Iterator<Item = &oci_spec::runtime::LinuxNamespace> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+}
+
 /// The namespaces to join by path, opened in the parent so a bad path fails early.
 pub struct Joins(Vec<(LinuxNamespaceType, OwnedFd)>);
 
 impl Joins {
     pub fn open(spec: &Spec) -> Result<Joins> {
         let mut joins = Vec::new();
-        for ns in spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.namespaces().as_ref())
-            .into_iter()
-            .flatten()
-        {
+        for ns in of(spec) {
             if let Some(path) = ns.path() {
                 joins.push((ns.typ(), open_ns(path)?));
             }
@@ -148,13 +151,7 @@ impl Joins {
 /// cgroup namespace: the init unshares it once it is in its cgroup.
 pub fn clone_flags(spec: &Spec) -> CloneFlags {
     let mut flags = CloneFlags::empty();
-    for ns in spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .into_iter()
-        .flatten()
-    {
+    for ns in of(spec) {
         if ns.path().is_none()
             && !matches!(
                 ns.typ(),

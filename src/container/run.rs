@@ -20,15 +20,15 @@ pub struct RunOptions {
     pub keep: bool,
 }
 
-/// Signals a user sends to `hull run` that belong to the container.
-const FORWARDED: &[Signal] = &[
+/// Signals a user sends to `hull run` (or the driver) that belong to the
+/// container. SIGWINCH is the terminal's: handled apart.
+pub const FORWARDED: &[Signal] = &[
     Signal::SIGHUP,
     Signal::SIGINT,
     Signal::SIGQUIT,
     Signal::SIGTERM,
     Signal::SIGUSR1,
     Signal::SIGUSR2,
-    Signal::SIGWINCH,
 ];
 
 /// Returns the exit status: the container's, 128+N if killed by signal N.
@@ -63,6 +63,7 @@ pub fn run(root: &Path, id: &str, opts: &RunOptions) -> Result<i32> {
     for s in FORWARDED {
         mask.add(*s);
     }
+    mask.add(Signal::SIGWINCH);
     mask.add(Signal::SIGCHLD);
     mask.thread_block().ctx(|| "block signals")?;
     let sfd = SignalFd::new(&mask).ctx(|| "signalfd")?;
