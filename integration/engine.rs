@@ -204,7 +204,6 @@ fn run_relays_between_its_terminal_and_the_container() {
 /// reach the container's process: an ignored signal cannot be trapped by
 /// a shell (the engines' kill-signal scenario), and `yes | head` must end.
 #[test]
-#[ignore = "hull bug: the init passes ignored signal dispositions through execve (fix in init::finish)"]
 fn container_process_starts_with_no_signal_ignored() {
     let t = Test::new();
     let b = t.bundle();

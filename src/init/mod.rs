@@ -322,6 +322,9 @@ fn finish(init: &Init, p: Prepared) -> Error {
             return e;
         }
     }
+    // The program starts with default signal handling whatever our caller
+    // ignored or blocked (a shim or `nohup` may ignore some).
+    reset_signals();
     // No fd of hull's or of its caller passes execve but stdio and the
     // preserved ones.
     if let Err(e) = crate::sys::cloexec_from(3 + init.preserve_fds) {
@@ -345,6 +348,31 @@ fn load_seccomp(init: &Init, filter: &security::seccomp::Filter) -> Result<()> {
         init.chan.send_fd(listener.as_fd())?;
     }
     Ok(())
+}
+
+fn reset_signals() {
+    // The raw syscall: libc's wrapper refuses the signals it keeps for
+    // itself (32, 33), which a caller may still have ignored.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: a default disposition from a valid struct; no handler runs.
+            unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &dfl, std::ptr::null::<u8>(), 8) };
+        }
+    }
+    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
 }
 
 /// Block until `hull start` opens the fifo for reading, then tell it we go.
