@@ -43,23 +43,33 @@ pub fn load_spec(path: &Path) -> Result<(Spec, Extras)> {
 }
 
 fn parse(text: &[u8]) -> Result<(Spec, Extras)> {
-    let mut extras = Extras::default();
     let mut ignored = Vec::new();
-    let de = &mut serde_json::Deserializer::from_slice(text);
     // serde_ignored writes `?` for each Option on the way: not part of the JSON path.
     let mut record = |p: serde_ignored::Path| ignored.push(p.to_string().replace(".?", ""));
-    let de = serde_ignored::Deserializer::new(de, &mut record);
-    let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
-        let at = e.path().to_string();
-        let inner = e.into_inner();
-        if at == "." {
-            Error::new(format!("config.json: {inner}"))
-        } else {
-            Error::new(format!("config.json: {at}: {inner}"))
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    match serde_ignored::deserialize(de, &mut record) {
+        Ok(spec) => Ok((spec, Extras { ignored })),
+        Err(_) => Err(parse_error(text)),
+    }
+}
+
+/// The error of a config that failed to parse, named by its JSON path
+/// (`config.json: process.args: invalid type: ...`). A second pass, only
+/// on failure, keeps the path tracking out of every create's way.
+fn parse_error(text: &[u8]) -> Error {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    match serde_path_to_error::deserialize::<_, Spec>(de) {
+        Ok(_) => Error::new("config.json: invalid"),
+        Err(e) => {
+            let at = e.path().to_string();
+            let inner = e.into_inner();
+            if at == "." {
+                Error::new(format!("config.json: {inner}"))
+            } else {
+                Error::new(format!("config.json: {at}: {inner}"))
+            }
         }
-    })?;
-    extras.ignored = ignored;
-    Ok((spec, extras))
+    }
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
