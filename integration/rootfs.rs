@@ -135,6 +135,23 @@ fn bind_of_a_file_creates_the_missing_destination() {
     );
 }
 
+/// Files bound as engines bind /etc/hosts: rbind, rprivate, ro (a
+/// propagation change on a file mount point).
+#[test]
+fn bind_of_a_file_with_propagation_like_engines() {
+    let t = Test::new();
+    let hosts = t.dir.join("hosts");
+    fs::write(&hosts, "10.1.2.4 enginehost\n").unwrap();
+    let b = t.bundle_own_rootfs();
+    b.bind(&hosts, "/etc/hosts", &["rbind", "rprivate", "ro"]);
+    let out = t.run_sh(
+        &b,
+        "c",
+        "cat /etc/hosts; grep ' /etc/hosts ' /proc/self/mountinfo | grep -c ' ro,'",
+    );
+    assert_eq!(out, "10.1.2.4 enginehost\n1\n");
+}
+
 #[test]
 fn tmpfs_size_and_mode() {
     let t = Test::new();

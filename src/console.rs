@@ -18,15 +18,9 @@ pub fn connect(path: &Path) -> Result<UnixStream> {
 
 /// In the container (its /dev/pts mounted): open a new pty, make its slave
 /// our controlling terminal and stdio, send the master to `socket`.
-/// /dev/console becomes the pty unless it already is one: an exec'd
-/// process of a terminal container must not take the init's console.
-pub fn setup(socket: BorrowedFd, size: Option<(u16, u16)>) -> Result<()> {
-    setup_with(socket, size, !console_is_a_pty())
-}
-
-/// [`setup`], binding /dev/console to the pty only when `bind_console`
-/// (the container's init, never an exec'd process).
-pub fn setup_with(socket: BorrowedFd, size: Option<(u16, u16)>, bind_console: bool) -> Result<()> {
+/// /dev/console becomes the pty when `bind_console` (the container's init,
+/// never an exec'd process, which must not take the init's console).
+pub fn setup(socket: BorrowedFd, size: Option<(u16, u16)>, bind_console: bool) -> Result<()> {
     let master = nix::fcntl::open(
         "/dev/ptmx",
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -72,15 +66,6 @@ pub fn setup_with(socket: BorrowedFd, size: Option<(u16, u16)>, bind_console: bo
         self::bind_console(&name)?;
     }
     send_fd(socket, master.as_fd(), &name)
-}
-
-/// Whether /dev/console is already a pty slave (UNIX98 pts majors 136-143).
-fn console_is_a_pty() -> bool {
-    use nix::sys::stat::{SFlag, major, stat};
-    stat("/dev/console").is_ok_and(|st| {
-        SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFCHR
-            && (136..=143).contains(&major(st.st_rdev))
-    })
 }
 
 /// /dev/console is the pty (runtime-linux.md), when /dev has room for it.

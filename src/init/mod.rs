@@ -134,7 +134,9 @@ fn setup(init: &Init) -> Result<Prepared> {
             .process
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
-        crate::console::setup(console.as_fd(), size)?;
+        // /dev/console is the init's terminal; an exec'd tty leaves it be.
+        let bind_console = matches!(init.mode, Mode::Create { .. });
+        crate::console::setup(console.as_fd(), size, bind_console)?;
     }
     if let Mode::Create { .. } = init.mode {
         // Before a read-only root is sealed: runc creates a missing cwd too.
@@ -238,7 +240,8 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
         // sd_listen_fds(3): the passed fds are sockets for the process.
         env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
         env.push(format!("LISTEN_FDS={}", init.preserve_fds));
-        env.push("LISTEN_PID=1".to_string());
+        // The pid this process has in its namespace (1 for an init).
+        env.push(format!("LISTEN_PID={}", nix::unistd::getpid()));
     }
     let args = process.args().as_deref().unwrap_or_default();
     let Some(arg0) = args.first() else {

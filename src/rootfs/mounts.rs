@@ -32,6 +32,8 @@ pub fn mount_entry(
             .unwrap_or_else(|| typ.to_string());
         format!("mounts[{index}]: mount {src} on {}", dest.display())
     };
+    // What the destination is: a bound file stays a file for every reopen.
+    let mut dest_kind = Kind::Dir;
     if opts.is_bind() {
         let Some(src) = m.source() else {
             return Err(Error::new(format!(
@@ -46,6 +48,7 @@ pub fn mount_entry(
         };
         let meta = std::fs::metadata(&src).ctx(|| format!("{}: stat source", what()))?;
         let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+        dest_kind = kind;
         let target = path::create(root, dest, kind).ctx(what)?;
         let rec = opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
         mount(
@@ -125,7 +128,8 @@ pub fn mount_entry(
         }
     }
     if !opts.propagation.is_empty() || opts.attr_set | opts.attr_clr != 0 {
-        let target = reopen(root, dest, Kind::Dir)?;
+        let target =
+            reopen(root, dest, dest_kind).map_err(|e| Error::new(format!("{}: {e}", what())))?;
         for p in &opts.propagation {
             mount(
                 None::<&str>,
