@@ -1240,6 +1240,26 @@ const BUSYBOX_WORK: &str = "echo hello; ls / | grep -c bin; sh -c 'echo nested';
     echo a b c | wc -w; linux32 uname -m; cat /proc/self/status | grep '^Seccomp:'; \
     unshare -m true; echo unshare=$?; mount -t tmpfs tmpfs /mnt; echo mount=$?";
 
+/// What BUSYBOX_WORK prints when busybox works normally and unshare and
+/// mount are denied.
+const BUSYBOX_WORK_OUT: [&str; 8] = [
+    "hello",
+    "1",
+    "nested",
+    "3",
+    "i686",
+    "Seccomp: 2",
+    "unshare=1",
+    "mount=1",
+];
+
+/// Each line with its whitespace folded.
+fn words(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
 #[test]
 fn docker_style_profile_denies_unshare_and_mount() {
     let t = Test::new();
@@ -1268,23 +1288,9 @@ fn docker_style_profile_denies_unshare_and_mount() {
             c["process"]["noNewPrivileges"] = json!(nnp);
         });
         let out = t.run(&b, &format!("docker{nnp}")).ok();
-        let lines: Vec<String> = out
-            .stdout
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect();
         assert_eq!(
-            lines,
-            [
-                "hello",
-                "1",
-                "nested",
-                "3",
-                "i686",
-                "Seccomp: 2",
-                "unshare=1",
-                "mount=1"
-            ],
+            words(&out.stdout),
+            BUSYBOX_WORK_OUT,
             "noNewPrivileges {nnp}:\n{out}"
         );
         // busybox words mount's EPERM as "permission denied (are you root?)".
@@ -1431,23 +1437,9 @@ fn podman_default_profile_runs_busybox_and_denies() {
         b.config(|c| c["process"]["noNewPrivileges"] = json!(nnp));
         b.sh(BUSYBOX_WORK);
         let out = t.run(&b, &format!("podman{nnp}")).ok();
-        let lines: Vec<String> = out
-            .stdout
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect();
         assert_eq!(
-            lines,
-            [
-                "hello",
-                "1",
-                "nested",
-                "3",
-                "i686",
-                "Seccomp: 2",
-                "unshare=1",
-                "mount=1"
-            ],
+            words(&out.stdout),
+            BUSYBOX_WORK_OUT,
             "noNewPrivileges {nnp}:\n{out}"
         );
         // swapon is denied by the profile itself (errnoRet 1), whatever
