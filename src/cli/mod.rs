@@ -232,7 +232,9 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
             if path.exists() {
                 hull::bail!("{} already exists; remove it first", path.display());
             }
-            let spec = oci_spec::runtime::Spec::default();
+            // oci-spec's default, named after us (its hostname is "youki").
+            let mut spec = oci_spec::runtime::Spec::default();
+            spec.set_hostname(Some("hull".to_string()));
             let text = serde_json::to_string_pretty(&spec).unwrap_or_default();
             std::fs::write(&path, text + "\n").map_err(|e| {
                 hull::Error::new(format!(
