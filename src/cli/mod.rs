@@ -83,6 +83,9 @@ impl CreateArgs {
 }
 
 #[derive(Subcommand)]
+// Each subcommand's arguments are built only when it is the one run: building
+// them all is the largest piece of code every invocation would touch.
+#[command(defer = true)]
 enum Cmd {
     /// Create a container (its process waits for `start`)
     Create {
