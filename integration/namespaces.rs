@@ -193,3 +193,36 @@ fn sysctl_is_set_in_the_container() {
         ["1"]
     );
 }
+
+/// Joining a pid namespace by path: the container is in it, while `run`,
+/// which goes on after the clone, is not left with it for its own later
+/// children (its poststart hook runs in the host's pid namespace).
+#[test]
+fn joined_pid_namespace_stays_with_the_container() {
+    let t = Test::new();
+    let a = t.bundle();
+    a.args(&["sleep", "1000"]);
+    t.run_detached(&a, "a");
+    let pid = t.state("a")["pid"].as_i64().unwrap();
+    let ns_a = fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
+    let ours = fs::read_link("/proc/self/ns/pid").unwrap();
+    let hook_out = t.dir.join("hook-pidns");
+    let b = t.bundle();
+    b.namespace("pid", Some(&format!("/proc/{pid}/ns/pid")));
+    b.config(|c| {
+        let script = format!("readlink /proc/self/ns/pid > {}", hook_out.display());
+        c["hooks"] = json!({"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]});
+    });
+    let lines = run_ok(&t, &b, "b", "readlink /proc/self/ns/pid");
+    assert_eq!(
+        lines[0],
+        ns_a.display().to_string(),
+        "the container joined A's pid namespace"
+    );
+    let hook = fs::read_to_string(&hook_out).unwrap();
+    assert_eq!(
+        hook.trim(),
+        ours.display().to_string(),
+        "run's later children stay in ours"
+    );
+}

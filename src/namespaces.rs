@@ -123,14 +123,16 @@ impl Joins {
 
     /// setns the pid and time namespaces in the parent: they apply to
     /// children only, so the clone lands in them.
-    pub fn enter_for_children(&self) -> Result<()> {
+    pub fn enter_for_children(&self) -> Result<ForChildren> {
+        let mut guard = ForChildren(Vec::new());
         for (typ, fd) in &self.0 {
             if matches!(typ, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+                guard.save(*typ)?;
                 nix::sched::setns(fd.as_fd(), flag(*typ))
                     .ctx(|| format!("join {} namespace", config_name(*typ)))?;
             }
         }
-        Ok(())
+        Ok(guard)
     }
 
     /// In the child: join every namespace but pid and time (joined by the
@@ -188,8 +190,10 @@ pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
 
 /// A new time namespace is entered by children only: unshare it in the
 /// parent and set its offsets before the init is cloned into it.
-pub fn prepare_time_namespace(spec: &Spec) -> Result<()> {
+pub fn prepare_time_namespace(spec: &Spec) -> Result<ForChildren> {
     let linux = spec.linux().as_ref();
+    let mut guard = ForChildren(Vec::new());
+    guard.save(LinuxNamespaceType::Time)?;
     nix::sched::unshare(flag(LinuxNamespaceType::Time)).ctx(|| "unshare time namespace")?;
     let mut text = String::new();
     for (clock, off) in linux
@@ -211,7 +215,33 @@ pub fn prepare_time_namespace(spec: &Spec) -> Result<()> {
         std::fs::write("/proc/self/timens_offsets", text)
             .ctx(|| "write timens_offsets (linux.timeOffsets)")?;
     }
-    Ok(())
+    Ok(guard)
+}
+
+/// The pid and time namespaces our next children would be created in,
+/// put back on drop: after the clone, a long-lived caller (`run`, exec
+/// without --detach, the driver) must not fork its later children, such
+/// as hooks, into the container's namespaces.
+pub struct ForChildren(Vec<(LinuxNamespaceType, OwnedFd)>);
+
+impl ForChildren {
+    fn save(&mut self, typ: LinuxNamespaceType) -> Result<()> {
+        let name = match typ {
+            LinuxNamespaceType::Pid => "pid_for_children",
+            _ => "time_for_children",
+        };
+        let fd = open_ns(Path::new(&format!("/proc/self/ns/{name}")))?;
+        self.0.push((typ, fd));
+        Ok(())
+    }
+}
+
+impl Drop for ForChildren {
+    fn drop(&mut self) {
+        for (typ, fd) in self.0.drain(..).rev() {
+            let _ = nix::sched::setns(fd.as_fd(), flag(typ));
+        }
+    }
 }
 
 /// The host uid and gid that are root inside the container (0 without a

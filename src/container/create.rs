@@ -102,10 +102,11 @@ fn setup(
     std::fs::copy(bundle.dir.join("config.json"), dir.path.join("config.json"))
         .ctx(|| "keep config.json")?;
     let (parent_end, child_end) = sync::pair()?;
-    if config::new_namespace(spec, LinuxNamespaceType::Time) {
-        namespaces::prepare_time_namespace(spec)?;
-    }
-    joins.enter_for_children()?;
+    let time_ns = match config::new_namespace(spec, LinuxNamespaceType::Time) {
+        true => Some(namespaces::prepare_time_namespace(spec)?),
+        false => None,
+    };
+    let for_children = joins.enter_for_children()?;
 
     let flags = namespaces::clone_flags(spec).bits() as u64;
     let (pid, pidfd) = match sys::clone3(flags, None).ctx(|| "clone container init")? {
@@ -132,6 +133,8 @@ fn setup(
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
+    drop(for_children);
+    drop(time_ns);
     drop(child_end);
     drop(console);
     let created = Created { pid, pidfd };

@@ -63,8 +63,9 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     let (parent_end, child_end) = sync::pair()?;
     // Drop our lock: a long-running exec must not block state/kill/delete.
     drop(dir);
-    joins.enter_for_children()?;
+    let for_children = joins.enter_for_children()?;
     let affinity = process.exec_cpu_affinity().as_ref();
+    let our_cpus = nix::sched::sched_getaffinity(Pid::from_raw(0)).ok();
     if let Some(initial) = affinity.and_then(|a| a.initial().as_deref()) {
         // We are the runtime parent the spec means: the child inherits it.
         crate::security::sched::set_affinity(initial, "initial")?;
@@ -87,6 +88,11 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
+    // Our own settings back: we may live on (wait, library callers).
+    drop(for_children);
+    if let Some(cpus) = our_cpus {
+        let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), &cpus);
+    }
     drop(child_end);
     drop(console);
     let created = create::Created { pid, pidfd };

@@ -7,99 +7,81 @@ use super::path::{self, Kind};
 use crate::error::{Context, Result};
 use crate::sys::fd_path;
 use nix::mount::{MsFlags, mount};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-/// Cgroup hierarchies mounted under /sys/fs/cgroup: (mount point, fstype).
-pub fn host_hierarchies() -> Vec<(PathBuf, String)> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    text.lines()
-        .filter_map(|line| {
-            let (pre, post) = line.split_once(" - ")?;
-            let mountpoint = pre.split(' ').nth(4)?;
-            let fstype = post.split(' ').next()?;
-            (matches!(fstype, "cgroup" | "cgroup2") && mountpoint.starts_with("/sys/fs/cgroup"))
-                .then(|| (PathBuf::from(mountpoint), fstype.to_string()))
-        })
-        .collect()
-}
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-/// Mount the cgroup filesystem view at `dest`. `own` gives the host dir of
-/// the container's cgroup in a hierarchy (None: the hierarchy's root).
+/// Mount the cgroup view at `dest`. `dirs` are the container's cgroup
+/// directories as (hierarchy mount point, directory), from its Cgroup.
 pub fn mount_cgroup(
     root: BorrowedFd,
     dest: &Path,
     flags: MsFlags,
-    own: &dyn Fn(&Path) -> Option<PathBuf>,
+    dirs: &[(PathBuf, PathBuf)],
 ) -> Result<()> {
-    let hier = host_hierarchies();
     let target = path::create(root, dest, Kind::Dir)?;
     let what = || format!("mount cgroup on {}", dest.display());
-    let bind_flags = MsFlags::MS_BIND | MsFlags::MS_REC;
-    if hier.len() == 1 && hier[0].0 == Path::new("/sys/fs/cgroup") && hier[0].1 == "cgroup2" {
-        mount(
+    if let [(mount_point, _)] = dirs
+        && mount_point == Path::new(CGROUP_ROOT)
+    {
+        // cgroup v2 alone: the namespace-aware cgroup2 filesystem itself.
+        let at = fd_path(target.as_raw_fd());
+        return mount(
             Some("cgroup2"),
-            fd_path(target.as_raw_fd()).as_str(),
+            at.as_str(),
             Some("cgroup2"),
             flags,
             None::<&str>,
         )
-        .ctx(what)?;
-        return Ok(());
+        .ctx(what);
     }
-    let tmpfs_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let safe = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let at = fd_path(target.as_raw_fd());
     mount(
         Some("tmpfs"),
-        fd_path(target.as_raw_fd()).as_str(),
+        at.as_str(),
         Some("tmpfs"),
-        tmpfs_flags,
+        safe,
         Some("mode=755"),
     )
     .ctx(what)?;
-    for (mountpoint, _) in &hier {
-        let Ok(rel) = mountpoint.strip_prefix("/sys/fs/cgroup") else {
+    for (mount_point, dir) in dirs {
+        let Ok(rel) = mount_point.strip_prefix(CGROUP_ROOT) else {
             continue;
         };
-        if rel.as_os_str().is_empty() {
-            continue;
-        }
-        let src = own(mountpoint).unwrap_or_else(|| mountpoint.clone());
         let sub = dest.join(rel);
         let t = path::create(root, &sub, Kind::Dir)?;
+        let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
         mount(
-            Some(&src),
+            Some(dir),
             fd_path(t.as_raw_fd()).as_str(),
             None::<&str>,
-            bind_flags,
+            bind,
             None::<&str>,
         )
-        .ctx(|| format!("bind {} on {}", src.display(), sub.display()))?;
-        let t = super::mounts::reopen(root, &sub, Kind::Dir)?;
-        let remount = MsFlags::MS_BIND
-            | MsFlags::MS_REMOUNT
-            | (flags & (MsFlags::MS_RDONLY | tmpfs_flags))
-            | tmpfs_flags;
-        mount(
-            None::<&str>,
-            fd_path(t.as_raw_fd()).as_str(),
-            None::<&str>,
-            remount,
-            None::<&str>,
-        )
-        .ctx(|| format!("remount {}", sub.display()))?;
+        .ctx(|| format!("bind {} on {}", dir.display(), sub.display()))?;
+        remount(
+            root,
+            &sub,
+            MsFlags::MS_BIND | (flags & MsFlags::MS_RDONLY) | safe,
+        )?;
     }
     if flags.contains(MsFlags::MS_RDONLY) {
-        let t = super::mounts::reopen(root, dest, Kind::Dir)?;
-        let remount = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | tmpfs_flags;
-        mount(
-            None::<&str>,
-            fd_path(t.as_raw_fd()).as_str(),
-            None::<&str>,
-            remount,
-            None::<&str>,
-        )
-        .ctx(|| format!("remount {} read-only", dest.display()))?;
+        remount(root, dest, MsFlags::MS_RDONLY | safe)?;
     }
-    let _ = target.as_fd();
     Ok(())
+}
+
+/// Remount the mount at `p` (reopened: the fd from before names what is under it).
+fn remount(root: BorrowedFd, p: &Path, flags: MsFlags) -> Result<()> {
+    let t = super::mounts::reopen(root, p, Kind::Dir)?;
+    mount(
+        None::<&str>,
+        fd_path(t.as_raw_fd()).as_str(),
+        None::<&str>,
+        MsFlags::MS_REMOUNT | flags,
+        None::<&str>,
+    )
+    .ctx(|| format!("remount {}", p.display()))
 }

@@ -75,12 +75,7 @@ pub fn mount_entry(
         }
     } else if typ == "cgroup" {
         let dirs = cgroup.map(|c| c.mount_dirs()).unwrap_or_default();
-        let own = |mountpoint: &Path| {
-            dirs.iter()
-                .find(|(m, _)| m == mountpoint)
-                .map(|(_, d)| d.clone())
-        };
-        super::cgroupfs::mount_cgroup(root, dest, opts.flags, &own)
+        super::cgroupfs::mount_cgroup(root, dest, opts.flags, &dirs)
             .map_err(|e| Error::new(format!("mounts[{index}]: {e}")))?;
     } else {
         let target = path::create(root, dest, Kind::Dir).ctx(what)?;

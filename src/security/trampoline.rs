@@ -100,23 +100,11 @@ pub fn exec(
     env: &[CString],
 ) -> nix::errno::Errno {
     if let Some(fd) = trampoline {
-        let mut args: Vec<*const libc::c_char> = Vec::with_capacity(argv.len() + 2);
-        args.push(program.as_ptr());
-        args.extend(argv.iter().map(|a| a.as_ptr()));
-        args.push(std::ptr::null());
-        let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
-        envp.push(std::ptr::null());
-        // SAFETY: NUL-terminated arrays of C strings that outlive the call.
-        unsafe {
-            libc::syscall(
-                libc::SYS_execveat,
-                fd.as_raw_fd(),
-                c"".as_ptr(),
-                args.as_ptr(),
-                envp.as_ptr(),
-                libc::AT_EMPTY_PATH,
-            );
-        }
+        let args: Vec<&CStr> = std::iter::once(program)
+            .chain(argv.iter().map(CString::as_c_str))
+            .collect();
+        // execveat(fd, "", AT_EMPTY_PATH): returns only on failure.
+        let _ = nix::unistd::fexecve(fd, &args, env);
     }
     match nix::unistd::execve(program, argv, env) {
         Err(e) => e,
@@ -140,18 +128,7 @@ mod tests {
                 nix::unistd::ForkResult::Child => {
                     if argv.len() < 2 {
                         // Straight into the trampoline with argc 1.
-                        let args = [argv[0].as_ptr(), std::ptr::null()];
-                        let envp = [std::ptr::null::<libc::c_char>()];
-                        unsafe {
-                            libc::syscall(
-                                libc::SYS_execveat,
-                                fd.as_raw_fd(),
-                                c"".as_ptr(),
-                                args.as_ptr(),
-                                envp.as_ptr(),
-                                libc::AT_EMPTY_PATH,
-                            )
-                        };
+                        let _ = nix::unistd::fexecve(&fd, &argv, &[] as &[CString]);
                     } else {
                         exec(Some(&fd), &argv[0], &argv[1..], &env);
                     }
