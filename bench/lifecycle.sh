@@ -560,6 +560,9 @@ inner_main() {
 	exit 0
 }
 
+# Sourced (by hot-order.sh) for its functions only.
+[[ ${BASH_SOURCE[0]} == "$0" ]] || return 0
+
 case ${1:-} in
 --inner) inner_main ;;
 *) outer_main "$@" ;;
