@@ -677,16 +677,21 @@ fn pause_freezes_and_resume_thaws() {
 }
 
 #[test]
-fn a_created_container_cannot_be_paused() {
+fn a_created_container_can_be_paused_but_not_started_paused() {
     let t = Test::new();
     let b = t.bundle();
     b.args(&["sleep", "1000"]);
     t.create(&b, "pc").ok();
-    // runc would freeze it; hull refuses, as `start` would then wait on a
-    // frozen init.
-    t.hull(&["pause", "pc"]).fails_with("container not running");
+    // As runc: a created container can be frozen; start waits for resume.
+    t.hull(&["pause", "pc"]).ok();
+    assert_eq!(t.status("pc"), "paused");
+    assert_eq!(cg_read(&b, "freezer", "freezer.state"), "FROZEN");
+    t.start("pc")
+        .fails_with("cannot start a container in the paused state");
+    t.hull(&["resume", "pc"]).ok();
     assert_eq!(t.status("pc"), "created");
     t.start("pc").ok();
+    assert_eq!(t.status("pc"), "running");
     t.hull(&["pause", "pc"]).ok();
     t.hull(&["resume", "pc"]).ok();
 }

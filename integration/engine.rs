@@ -398,6 +398,28 @@ fn exec_detach_writes_the_pid_file_and_returns() {
 }
 
 #[test]
+fn exec_whose_pid_file_cannot_be_written_leaves_no_process() {
+    let t = Test::new();
+    running(&t, "pf");
+    let bad = t.dir.join("no-such-dir/exec.pid");
+    t.hull(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        bad.to_str().unwrap(),
+        "pf",
+        "sleep",
+        "501",
+    ])
+    .fails_with("no-such-dir/exec.pid");
+    // As runc: the exec'd process is ended, not left running untracked.
+    let out = t.hull(&["ps", "--format", "json", "pf"]).ok();
+    let pids: Vec<i64> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(pids, [t.state("pf")["pid"].as_i64().unwrap()], "{out}");
+    t.hull(&["delete", "--force", "pf"]).ok();
+}
+
+#[test]
 fn exec_of_a_missing_binary_fails_with_the_engines_phrase() {
     let t = Test::new();
     running(&t, "miss");

@@ -280,6 +280,7 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
         ".{}.tmp",
         path.file_name().unwrap_or_default().to_string_lossy()
     ));
-    std::fs::write(&tmp, pid.to_string()).ctx(|| format!("write pid file {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).ctx(|| format!("write pid file {}", path.display()))
+    let what = || format!("write pid file {}", path.display());
+    std::fs::write(&tmp, pid.to_string()).ctx(what)?;
+    std::fs::rename(&tmp, &path).ctx(what)
 }

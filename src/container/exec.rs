@@ -109,17 +109,19 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
         parent_end.expect(Msg::Ready)?;
         // The channel is close-on-exec: end of file means execve succeeded.
         match parent_end.recv() {
-            Err(_) => Ok(()),
-            Ok(Msg::Error(e)) => Err(Error::new(e)),
-            Ok(m) => Err(Error::new(format!("sync: unexpected {m:?}"))),
+            Err(_) => {}
+            Ok(Msg::Error(e)) => return Err(Error::new(e)),
+            Ok(m) => return Err(Error::new(format!("sync: unexpected {m:?}"))),
+        }
+        // As runc: a pid file that cannot be written ends the process.
+        match &opts.pid_file {
+            Some(f) => create::write_pid_file(f, pid),
+            None => Ok(()),
         }
     })();
     if let Err(e) = started {
         create::kill_and_reap(&created);
         return Err(e);
-    }
-    if let Some(f) = &opts.pid_file {
-        create::write_pid_file(f, pid)?;
     }
     if opts.detach {
         return Ok(0);

@@ -7,14 +7,13 @@ use crate::error::Result;
 use crate::state::{State, StateDir, Status};
 use std::path::Path;
 
-/// Freeze every process of a running container. runc's errors: anything
-/// but running is `container not running`. (runc also pauses a created
-/// container; hull does not, as its `start` would then wait on a frozen
-/// init.)
+/// Freeze every process of a running or created container, as runc does;
+/// anything else is runc's `container not running`. A paused created
+/// container is refused by `start` until it is resumed.
 pub fn pause(root: &Path, id: &str) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
-    if super::status(&dir, &st) != Status::Running {
+    if !matches!(super::status(&dir, &st), Status::Running | Status::Created) {
         bail!("container not running");
     }
     cgroup(&st)?.freeze()
