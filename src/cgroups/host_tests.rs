@@ -399,12 +399,13 @@ fn paths_resolve_per_hierarchy() {
                 .join("rel/x")
         );
     }
+    // No cgroupsPath: the ID under our own cgroup, as runc.
     let cg = Cgroup::resolve(m, &own, None, "abc").unwrap();
-    let dir = cg
-        .unified_dir()
-        .or(cg.v1.hierarchies.first().map(|h| h.dir.clone()))
-        .unwrap();
-    assert!(dir.ends_with("hull/abc"), "{}", dir.display());
+    let rel = Cgroup::resolve(m, &own, Some(Path::new("abc")), "other").unwrap();
+    for (h, r) in cg.v1.hierarchies.iter().zip(&rel.v1.hierarchies) {
+        assert_eq!(h.dir, r.dir);
+    }
+    assert_eq!(cg.unified_dir(), rel.unified_dir());
     assert!(Cgroup::resolve(m, &own, Some(Path::new("/a/../b")), "x").is_err());
     // Round trip through the state file.
     let back: Cgroup = serde_json::from_str(&serde_json::to_string(&cg).unwrap()).unwrap();

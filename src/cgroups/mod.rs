@@ -115,7 +115,8 @@ trait Backend {
 impl Cgroup {
     /// Resolve the path: `cgroups_path` absolute -> under each hierarchy
     /// root; relative -> under the caller's own cgroup (from
-    /// /proc/self/cgroup); None -> default `/hull/<id>`. No filesystem change.
+    /// /proc/self/cgroup); None -> `<id>` under our own cgroup, as runc does
+    /// (no parent is created that `delete` would leave). No filesystem change.
     pub fn new(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
         let own = std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup")?;
         Cgroup::resolve(mounts::host()?, &own, cgroups_path, id)
@@ -129,7 +130,7 @@ impl Cgroup {
         cgroups_path: Option<&Path>,
         id: &str,
     ) -> Result<Cgroup> {
-        let default = PathBuf::from("/hull").join(id);
+        let default = PathBuf::from(id);
         let path = match cgroups_path {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => &default,
