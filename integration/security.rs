@@ -959,6 +959,26 @@ fn seccomp_without_no_new_privileges_for_root_and_non_root() {
     }
 }
 
+/// hull resolves process.cwd with openat2, which older profiles lack
+/// (runtime-tools' default): that must happen before the filter is loaded,
+/// with or without no_new_privs.
+#[test]
+fn seccomp_denying_openat2_still_enters_the_cwd() {
+    let t = Test::new();
+    let b = t.bundle();
+    seccomp(
+        &b,
+        allow_but(json!([{"names": ["openat2"], "action": "SCMP_ACT_ERRNO"}])),
+    );
+    b.config(|c| c["process"]["cwd"] = json!("/tmp"));
+    b.sh("pwd");
+    for nnp in [true, false] {
+        b.config(|c| c["process"]["noNewPrivileges"] = json!(nnp));
+        let out = t.run(&b, &format!("nnp-{nnp}")).ok();
+        assert_eq!(out.stdout, "/tmp\n", "{out}");
+    }
+}
+
 #[test]
 fn seccomp_default_errno_ret() {
     let t = Test::new();

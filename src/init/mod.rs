@@ -271,6 +271,7 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
     }
     security::lsm::apply_exec_labels(process)?;
     let trampoline = security::trampoline::prepare()?;
+    let cwd = resolve_cwd(process.cwd())?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
     // while we still have it. With it, as late as possible (before execve),
@@ -287,7 +288,8 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
         security::caps::after_user(caps)?;
     }
     // chdir as the user, so a directory it may not enter is an error now.
-    enter_cwd(process.cwd())?;
+    enter_cwd(process.cwd(), &cwd)?;
+    drop(cwd);
     security::user::umask(user);
     if nnp {
         nix::sys::prctl::set_no_new_privs().ctx(|| "prctl no_new_privs")?;
@@ -389,27 +391,37 @@ fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
     f.write_all(b"0").ctx(|| "exec fifo")
 }
 
-/// chdir into process.cwd, resolved inside the container's root with no
-/// magic links: an inherited fd (`/proc/self/fd/N`) cannot become a cwd on
-/// the host (CVE-2024-21626). Done as the user, so a directory it may not
-/// enter is an error now; and checked, as runc does, to be reachable.
-fn enter_cwd(cwd: &Path) -> Result<()> {
-    let what = || format!("process.cwd: chdir {}", cwd.display());
+/// process.cwd resolved inside the container's root with no magic links:
+/// an inherited fd (`/proc/self/fd/N`) cannot become a cwd on the host
+/// (CVE-2024-21626). Done before seccomp: a profile need not allow openat2
+/// (runtime-tools' does not).
+fn resolve_cwd(cwd: &Path) -> Result<OwnedFd> {
+    let what = || format!("process.cwd: resolve {}", cwd.display());
     let root = crate::rootfs::path::open_root(Path::new("/")).ctx(what)?;
-    let dir = crate::rootfs::path::open(
+    crate::rootfs::path::open(
         root.as_fd(),
         cwd,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
     )
-    .ctx(what)?;
-    nix::unistd::fchdir(&dir).ctx(what)?;
-    match nix::unistd::getcwd() {
-        Ok(p) if p.is_absolute() => Ok(()),
-        _ => Err(Error::new(format!(
-            "{}: outside the container's root",
+    .ctx(what)
+}
+
+/// chdir into process.cwd as the user, after the capabilities are set, as
+/// runc does: a directory the user may not reach is an error now. It must
+/// land on the directory [`resolve_cwd`] found; chdir and stat are the only
+/// syscalls here, as seccomp may already be loaded.
+fn enter_cwd(cwd: &Path, resolved: &OwnedFd) -> Result<()> {
+    let what = || format!("process.cwd: chdir {}", cwd.display());
+    nix::unistd::chdir(cwd).ctx(what)?;
+    let here = nix::sys::stat::stat(".").ctx(what)?;
+    let there = nix::sys::stat::fstat(resolved).ctx(what)?;
+    if (here.st_dev, here.st_ino) != (there.st_dev, there.st_ino) {
+        return Err(Error::new(format!(
+            "{}: not the directory it resolves to inside the container's root",
             what()
-        ))),
+        )));
     }
+    Ok(())
 }
 
 fn setgroups_allowed(userns: bool) -> bool {
