@@ -90,6 +90,19 @@ fn absent_namespaces_are_the_hosts() {
     assert_eq!(run_ok(&t, &b, "host-uts", "hostname"), [hostname.trim()]);
 }
 
+/// Without a mount namespace of its own the container is only chrooted
+/// (nothing is mounted in the host's): no /proc, yet it must wait for
+/// start on its exec fifo and run.
+#[test]
+fn without_a_mount_namespace_the_container_runs() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.without_namespace("mount");
+    b.config(|c| c["mounts"] = json!([]));
+    let lines = run_ok(&t, &b, "nomnt", "echo in-chroot; ls /proc | wc -l");
+    assert_eq!(lines, ["in-chroot", "0"]);
+}
+
 #[test]
 fn join_namespaces_by_path() {
     let t = Test::new();

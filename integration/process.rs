@@ -159,6 +159,20 @@ fn only_stdio_reaches_the_container() {
         [0, 1, 2],
         "fds of hull's caller leaked: {fds:?}"
     );
+    // Also under a profile without close_range, loaded early (no
+    // no_new_privs), as profiles older than the syscall are.
+    b.config(|c| {
+        c["process"]["noNewPrivileges"] = json!(false);
+        c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["close_range"], "action": "SCMP_ACT_ERRNO"}]});
+    });
+    let leaked = vec![(open_file(&t, "leaked4", ""), 4)];
+    let fds = container_fds(&t, &b, "old-profile", &[], leaked);
+    assert_eq!(
+        fds.keys().copied().collect::<Vec<_>>(),
+        [0, 1, 2],
+        "fds leaked without close_range: {fds:?}"
+    );
 }
 
 #[test]

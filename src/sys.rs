@@ -145,12 +145,35 @@ pub fn openat2(dir: BorrowedFd, path: &CStr, flags: i32, resolve: u64) -> Result
 }
 
 /// Mark every fd from `first` on close-on-exec, so nothing of the host's
-/// that hull inherited reaches the container (CVE-2024-21626).
-pub fn cloexec_from(first: u32) -> Result<(), Errno> {
+/// that hull inherited reaches the container (CVE-2024-21626). `fd_dir` is
+/// our /proc/self/fd, opened while the host's /proc was reachable.
+pub fn cloexec_from(first: u32, fd_dir: BorrowedFd) -> Result<(), Errno> {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
     // SAFETY: plain syscall.
     let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    Errno::result(ret).map(drop)
+    if Errno::result(ret).is_ok() {
+        return Ok(());
+    }
+    // Older kernels, and seccomp profiles older than close_range (loaded
+    // before this point without no_new_privs): each open fd, as runc does.
+    use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let mut dir = nix::dir::Dir::openat(fd_dir, ".", flags, nix::sys::stat::Mode::empty())?;
+    for entry in dir.iter() {
+        let name = entry?;
+        let fd = name
+            .file_name()
+            .to_str()
+            .ok()
+            .and_then(|n| n.parse::<RawFd>().ok());
+        if let Some(fd) = fd.filter(|&fd| fd >= first as RawFd) {
+            // The listing's own fd is among them: marking it is harmless.
+            // SAFETY: only its flags change; an fd closed meanwhile gives EBADF.
+            let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+            let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+        }
+    }
+    Ok(())
 }
 
 /// `/proc/self/fd/N`: the path through which the kernel reaches an fd's

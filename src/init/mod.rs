@@ -52,8 +52,8 @@ pub struct Init<'a> {
 /// Runs in the child; never returns.
 pub fn run(init: Init) -> ! {
     match setup(&init) {
-        Ok(prepared) => {
-            let err = finish(&init, prepared);
+        Ok((prepared, fds)) => {
+            let err = finish(&init, prepared, &fds);
             // After `start` the parent is gone: stderr is all that is left.
             let _ = init.chan.send(&Msg::Error(err.to_string()));
             eprintln!("hull: {err}");
@@ -99,7 +99,8 @@ pub fn has_create_hooks(spec: &Spec) -> bool {
     })
 }
 
-fn setup(init: &Init) -> Result<Prepared> {
+/// Everything up to the exec, and our fd directory (see [`own_fd_dir`]).
+fn setup(init: &Init) -> Result<(Prepared, OwnedFd)> {
     let spec = init.spec;
     // Nothing of the container may ptrace us or open /proc/<pid>/exe while
     // we still run the host's hull binary.
@@ -109,6 +110,7 @@ fn setup(init: &Init) -> Result<Prepared> {
         nix::errno::Errno::result(unsafe { libc::dup2(*fd, target as i32) })
             .ctx(|| "set up stdio")?;
     }
+    let fds = own_fd_dir()?;
     init.joins.enter()?;
     init.chan.expect(Msg::Go)?;
     let mut state = None;
@@ -150,7 +152,7 @@ fn setup(init: &Init) -> Result<Prepared> {
     }
     let mut prepared = prepare_process(init)?;
     prepared.state = state;
-    Ok(prepared)
+    Ok((prepared, fds))
 }
 
 /// Namespaces, names, sysctls, the root filesystem and the create-time
@@ -307,13 +309,23 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
     })
 }
 
+/// Our /proc/self/fd, opened before the root changes: a container without
+/// a mount namespace of its own has no /proc, yet we reopen the exec fifo
+/// and list our fds through it.
+fn own_fd_dir() -> Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    nix::fcntl::open("/proc/self/fd", flags, nix::sys::stat::Mode::empty())
+        .ctx(|| "open /proc/self/fd")
+}
+
 /// Wait for `start` (create), then exec. Returns only on failure.
-fn finish(init: &Init, p: Prepared) -> Error {
+fn finish(init: &Init, p: Prepared, fds: &OwnedFd) -> Error {
     if let Err(e) = init.chan.send(&Msg::Ready) {
         return e;
     }
     if let Mode::Create { fifo, .. } = &init.mode {
-        if let Err(e) = wait_for_start(fifo) {
+        if let Err(e) = wait_for_start(fifo, fds) {
             return e;
         }
         let hooks = init
@@ -332,7 +344,7 @@ fn finish(init: &Init, p: Prepared) -> Error {
     reset_signals();
     // No fd of hull's or of its caller passes execve but stdio and the
     // preserved ones.
-    if let Err(e) = crate::sys::cloexec_from(3 + init.preserve_fds) {
+    if let Err(e) = crate::sys::cloexec_from(3 + init.preserve_fds, fds.as_fd()) {
         return Error::new(format!("close fds: {}", Error::from(e)));
     }
     let nnp = init.process.no_new_privileges().unwrap_or(false);
@@ -381,13 +393,14 @@ fn reset_signals() {
 }
 
 /// Block until `hull start` opens the fifo for reading, then tell it we go.
-fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+fn wait_for_start(fifo: &OwnedFd, fds: &OwnedFd) -> Result<()> {
+    use nix::fcntl::OFlag;
     use std::io::Write;
-    let path = crate::sys::fd_path(fifo.as_raw_fd());
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
+    let name = fifo.as_raw_fd().to_string();
+    let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::openat(fds, name.as_str(), flags, nix::sys::stat::Mode::empty())
         .ctx(|| "exec fifo")?;
+    let mut f = std::fs::File::from(fd);
     f.write_all(b"0").ctx(|| "exec fifo")
 }
 
