@@ -82,6 +82,10 @@ fn absent_namespaces_are_the_hosts() {
     b.without_namespace("network")
         .without_namespace("ipc")
         .without_namespace("uts");
+    // The host's hostname is not the container's to set.
+    t.create(&b, "host-name")
+        .fails_with("hostname: needs a uts namespace (new or joined)");
+    t.assert_nothing_left("host-name");
     b.config(|c| drop(c.as_object_mut().unwrap().remove("hostname")));
     for typ in ["net", "ipc", "uts"] {
         assert_eq!(container_ns(&t, &b, typ), host_ns(typ), "{typ}");
@@ -138,6 +142,11 @@ fn join_namespaces_by_path() {
         ns_a("mnt"),
         "the mount namespace was not asked to be joined"
     );
+    // A hostname is set in a joined uts namespace, as runc does.
+    b.config(|c| c["hostname"] = json!("hull-b"));
+    assert_eq!(run_ok(&t, &b, "b2", "hostname"), ["hull-b"]);
+    let uts_a = t.hull(&["exec", "a", "hostname"]).ok();
+    assert_eq!(uts_a.stdout, "hull-b\n", "{uts_a}");
 }
 
 #[test]

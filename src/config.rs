@@ -153,13 +153,14 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         }
         MountOptions::parse(m).map_err(|e| Error::new(format!("config.json: mounts[{i}]: {e}")))?;
     }
-    // Setting the host's names would change the host (runc refuses too).
-    let uts = new_namespace(spec, LinuxNamespaceType::Uts);
+    // Setting the host's names would change the host (runc refuses too); a
+    // joined uts namespace is the container's, so its names are set, as runc.
+    let uts = crate::namespaces::of(spec).any(|n| n.typ() == LinuxNamespaceType::Uts);
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !uts {
-        bail!("config.json: hostname: needs a new uts namespace");
+        bail!("config.json: hostname: needs a uts namespace (new or joined)");
     }
     if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !uts {
-        bail!("config.json: domainname: needs a new uts namespace");
+        bail!("config.json: domainname: needs a uts namespace (new or joined)");
     }
     crate::security::lsm::validate(spec)?;
     refuse_unsupported(spec)?;
