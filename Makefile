@@ -12,9 +12,14 @@ HULL_FLAGS := -C target-feature=+crt-static -C relocation-model=static
 # The functions the lifecycle commands run, which lld (Rust's default linker
 # on x86_64 Linux since 1.90) lays out together: the kernel maps text 64 KiB
 # around each touched page, so scattered hot code costs RSS (3.7 -> 1.6 MiB).
+# An older toolchain links with GNU ld, which has no such option: no order.
 ORDER := bench/hull.order
+LLD := $(shell rustc -vV 2>/dev/null | awk '/^host:/ { h = $$2 } /^release:/ { split($$2, v, "."); m = v[2] + 0 } \
+	END { if (h == "x86_64-unknown-linux-gnu" && m >= 90) print "yes" }')
+ifeq ($(LLD),yes)
 ORDER_FLAGS := -C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/$(ORDER) \
 	-C link-arg=-Wl,--no-warn-symbol-ordering
+endif
 
 build:
 	cargo rustc --release --bin hull -- $(HULL_FLAGS) $(ORDER_FLAGS)
