@@ -39,7 +39,11 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Wait for the init's byte on the fifo, or for the init to die first.
+/// Wait for the init's byte on the fifo, then for the end of file: its
+/// write end is close-on-exec, so the init has executed the container's
+/// program (or died) when it comes. runc reads the fifo to its end too, and
+/// poststart hooks must run after that exec. The init dying before its
+/// byte is an error.
 fn wait_released(fifo: &OwnedFd, pidfd: &OwnedFd) -> Result<()> {
     let mut fds = [
         libc::pollfd {
@@ -53,9 +57,12 @@ fn wait_released(fifo: &OwnedFd, pidfd: &OwnedFd) -> Result<()> {
             revents: 0,
         },
     ];
+    let mut released = false;
     loop {
-        // SAFETY: two valid pollfds.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        // Once released, only the fifo's end matters.
+        let n_fds = if released { 1 } else { 2 };
+        // SAFETY: valid pollfds.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), n_fds, -1) };
         if n < 0 {
             let e = nix::errno::Errno::last();
             if e == nix::errno::Errno::EINTR {
@@ -63,13 +70,17 @@ fn wait_released(fifo: &OwnedFd, pidfd: &OwnedFd) -> Result<()> {
             }
             return Err(e).ctx(|| "wait for container init");
         }
-        if fds[0].revents & libc::POLLIN != 0 {
-            let mut b = [0u8; 1];
-            if nix::unistd::read(fifo, &mut b) == Ok(1) {
-                return Ok(());
+        if fds[0].revents != 0 {
+            let mut b = [0u8; 8];
+            match nix::unistd::read(fifo, &mut b) {
+                Ok(0) if released => return Ok(()),
+                Ok(0) => bail!("container init exited before start"),
+                Ok(_) => released = true,
+                Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e).ctx(|| "read exec fifo"),
             }
         }
-        if fds[1].revents != 0 {
+        if !released && fds[1].revents != 0 {
             bail!("container init exited before start");
         }
     }

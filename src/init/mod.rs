@@ -324,10 +324,15 @@ fn finish(init: &Init, p: Prepared, fds: &OwnedFd) -> Error {
     if let Err(e) = init.chan.send(&Msg::Ready) {
         return e;
     }
-    if let Mode::Create { fifo, .. } = &init.mode {
-        if let Err(e) = wait_for_start(fifo, fds) {
-            return e;
-        }
+    // `start` waits for this end of the fifo to close: at our execve.
+    let _fifo_end = match &init.mode {
+        Mode::Create { fifo, .. } => match wait_for_start(fifo, fds) {
+            Ok(end) => Some(end),
+            Err(e) => return e,
+        },
+        Mode::Exec => None,
+    };
+    if let Mode::Create { .. } = &init.mode {
         let hooks = init
             .spec
             .hooks()
@@ -393,7 +398,8 @@ fn reset_signals() {
 }
 
 /// Block until `hull start` opens the fifo for reading, then tell it we go.
-fn wait_for_start(fifo: &OwnedFd, fds: &OwnedFd) -> Result<()> {
+/// Returns our (close-on-exec) end of it.
+fn wait_for_start(fifo: &OwnedFd, fds: &OwnedFd) -> Result<std::fs::File> {
     use nix::fcntl::OFlag;
     use std::io::Write;
     let name = fifo.as_raw_fd().to_string();
@@ -401,7 +407,8 @@ fn wait_for_start(fifo: &OwnedFd, fds: &OwnedFd) -> Result<()> {
     let fd = nix::fcntl::openat(fds, name.as_str(), flags, nix::sys::stat::Mode::empty())
         .ctx(|| "exec fifo")?;
     let mut f = std::fs::File::from(fd);
-    f.write_all(b"0").ctx(|| "exec fifo")
+    f.write_all(b"0").ctx(|| "exec fifo")?;
+    Ok(f)
 }
 
 /// process.cwd resolved inside the container's root with no magic links:
