@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Docker's classic default capabilities as a CapEff mask.
 const DEFAULT_CAPS: u64 = 0xa80425fb;
@@ -32,13 +32,7 @@ impl Env {
     fn new() -> Env {
         let t = Test::new();
         let rootfs = t.dir.join("rootfs");
-        let cp = Command::new("cp")
-            .arg("-a")
-            .arg(shared_rootfs())
-            .arg(&rootfs)
-            .status()
-            .unwrap();
-        assert!(cp.success(), "copy rootfs");
+        copy_rootfs(&rootfs);
         fs::write(
             rootfs.join("etc/group"),
             "root:x:0:\nwheel:x:10:user\naudio:x:29:user\nuser:x:1000:\n",
@@ -198,23 +192,6 @@ impl Drop for Env {
                     .try_output(&mut self.t.command(&["delete", "--force", id]), None);
             }
         }
-    }
-}
-
-/// Wait for a background child (killed after the timeout); its exit code.
-fn wait_exit(child: &mut Child, timeout: Duration) -> i32 {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            use std::os::unix::process::ExitStatusExt;
-            return st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("timed out after {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -180,7 +180,7 @@ fn run_relays_between_its_terminal_and_the_container() {
     let out = read_pty(&master, |s| s.contains("21 77"));
     master.write_all(b"abc\n").unwrap();
     let out = out + &read_pty(&master, |s| s.contains("got-abc"));
-    let status = wait_exit(&mut child);
+    let status = wait_exit(&mut child, WAIT * 3);
     let stderr = fs::read_to_string(&err).unwrap_or_default();
     assert!(
         out.contains("21 77"),
@@ -222,23 +222,6 @@ fn container_process_starts_with_no_signal_ignored() {
         Some("0000000000000000"),
         "{out}"
     );
-}
-
-/// Wait for a spawned hull; its exit code (128+N if killed by signal N).
-fn wait_exit(child: &mut std::process::Child) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    let deadline = Instant::now() + WAIT * 3;
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("hull did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -438,25 +421,7 @@ fn exec_fds(t: &Test, id: &str, extra: &[&str], pass: Vec<(File, i32)>) -> BTree
     let mut cmd = t.command(&args);
     pass_fds(&mut cmd, pass);
     let out = t.output(&mut cmd).ok();
-    out.stdout
-        .lines()
-        .filter_map(|l| l.split_once(" -> "))
-        .filter_map(|(left, target)| {
-            Some((
-                left.split_whitespace().last()?.parse().ok()?,
-                target.to_string(),
-            ))
-        })
-        .filter(|(_, target): &(u32, String)| {
-            !(target.starts_with("/proc/") && target.ends_with("/fd"))
-        })
-        .collect()
-}
-
-fn host_file(t: &Test, name: &str, content: &str) -> File {
-    let p = t.dir.join(name);
-    fs::write(&p, content).unwrap();
-    File::open(p).unwrap()
+    fd_listing(&out.stdout)
 }
 
 #[test]

@@ -538,13 +538,7 @@ impl Test {
         let dir = self.dir.join(format!("bundle{}", self.next()));
         fs::create_dir_all(&dir).unwrap();
         let rootfs = dir.join("rootfs");
-        let cp = Command::new("cp")
-            .arg("-a")
-            .arg(shared_rootfs())
-            .arg(&rootfs)
-            .status()
-            .unwrap();
-        assert!(cp.success(), "copy rootfs");
+        copy_rootfs(&rootfs);
         let config = default_config("rootfs", false, &self.marker(), &self.next_cgroup());
         Bundle::new(dir, rootfs, config)
     }
@@ -865,4 +859,58 @@ fn describe(pids: &[i32]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A writable copy of the shared busybox rootfs at `dest`.
+pub fn copy_rootfs(dest: &Path) {
+    let cp = Command::new("cp")
+        .arg("-a")
+        .arg(shared_rootfs())
+        .arg(dest)
+        .status()
+        .unwrap();
+    assert!(cp.success(), "copy rootfs to {}", dest.display());
+}
+
+/// Wait for a spawned child (killed after `timeout`); its exit code, 128+N
+/// if killed by signal N.
+pub fn wait_exit(child: &mut std::process::Child, timeout: Duration) -> i32 {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("timed out after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A host file in the test dir with `content`, open for reading (to pass
+/// into a container as an fd).
+pub fn host_file(t: &Test, name: &str, content: &str) -> File {
+    let p = t.dir.join(name);
+    fs::write(&p, content).unwrap();
+    File::open(p).unwrap()
+}
+
+/// fd -> target from `ls -l /proc/self/fd` output, without the fd ls
+/// opened to read that directory.
+pub fn fd_listing(ls_output: &str) -> std::collections::BTreeMap<u32, String> {
+    ls_output
+        .lines()
+        .filter_map(|l| l.split_once(" -> "))
+        .filter_map(|(left, target)| {
+            Some((
+                left.split_whitespace().last()?.parse().ok()?,
+                target.to_string(),
+            ))
+        })
+        .filter(|(_, target): &(u32, String)| {
+            !(target.starts_with("/proc/") && target.ends_with("/fd"))
+        })
+        .collect()
 }

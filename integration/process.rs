@@ -120,23 +120,7 @@ fn container_fds(
     let mut cmd = t.command(&args);
     pass_fds(&mut cmd, pass);
     let out = t.output(&mut cmd).ok();
-    out.stdout
-        .lines()
-        .filter_map(|l| l.split_once(" -> "))
-        .filter_map(|(left, target)| {
-            Some((
-                left.split_whitespace().last()?.parse().ok()?,
-                target.to_string(),
-            ))
-        })
-        .filter(|(_, target): &(u32, String)| target != "/proc/1/fd")
-        .collect()
-}
-
-fn open_file(t: &Test, name: &str, content: &str) -> File {
-    let p = t.dir.join(name);
-    fs::write(&p, content).unwrap();
-    File::open(p).unwrap()
+    fd_listing(&out.stdout)
 }
 
 #[test]
@@ -150,8 +134,8 @@ fn only_stdio_reaches_the_container() {
         "{fds:?}"
     );
     let leaked = vec![
-        (open_file(&t, "leaked3", ""), 3),
-        (open_file(&t, "leaked5", ""), 5),
+        (host_file(&t, "leaked3", ""), 3),
+        (host_file(&t, "leaked5", ""), 5),
     ];
     let fds = container_fds(&t, &b, "leak", &[], leaked);
     assert_eq!(
@@ -166,7 +150,7 @@ fn only_stdio_reaches_the_container() {
         c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [{"names": ["close_range"], "action": "SCMP_ACT_ERRNO"}]});
     });
-    let leaked = vec![(open_file(&t, "leaked4", ""), 4)];
+    let leaked = vec![(host_file(&t, "leaked4", ""), 4)];
     let fds = container_fds(&t, &b, "old-profile", &[], leaked);
     assert_eq!(
         fds.keys().copied().collect::<Vec<_>>(),
@@ -181,8 +165,8 @@ fn preserve_fds_passes_the_first_n() {
     let b = t.bundle();
     let pass = || {
         vec![
-            (open_file(&t, "preserved", "kept\n"), 3),
-            (open_file(&t, "dropped", ""), 4),
+            (host_file(&t, "preserved", "kept\n"), 3),
+            (host_file(&t, "dropped", ""), 4),
         ]
     };
     let fds = container_fds(&t, &b, "ls", &["--preserve-fds", "1"], pass());

@@ -146,19 +146,7 @@ fn make_readonly(root: BorrowedFd, p: &Path) -> Result<()> {
     )
     .ctx(what)?;
     let target = path::open(root, p, OFlag::O_PATH).ctx(what)?;
-    let flags = MsFlags::MS_BIND
-        | MsFlags::MS_REMOUNT
-        | MsFlags::MS_RDONLY
-        | MsFlags::MS_REC
-        | mounts::locked_flags(&target);
-    mount(
-        None::<&str>,
-        fd_path(target.as_raw_fd()).as_str(),
-        None::<&str>,
-        flags,
-        None::<&str>,
-    )
-    .ctx(what)
+    mounts::remount_bind(&target, MsFlags::MS_RDONLY | MsFlags::MS_REC).ctx(what)
 }
 
 /// Make the rootfs `/`: pivot_root, or with `--no-pivot` move + chroot.

@@ -63,15 +63,7 @@ pub fn mount_entry(
         let rest = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !rest.is_empty() {
             let target = reopen(root, dest, kind)?;
-            let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | rest | locked_flags(&target);
-            mount(
-                None::<&str>,
-                fd_path(target.as_raw_fd()).as_str(),
-                None::<&str>,
-                flags,
-                None::<&str>,
-            )
-            .ctx(|| format!("{}: remount", what()))?;
+            remount_bind(&target, rest).ctx(|| format!("{}: remount", what()))?;
         }
     } else if typ == "cgroup" {
         let dirs = cgroup.map(|c| c.mount_dirs()).unwrap_or_default();
@@ -168,6 +160,17 @@ pub fn reopen(root: BorrowedFd, dest: &Path, kind: Kind) -> Result<OwnedFd> {
         OFlag::O_PATH
     };
     path::open(root, dest, flags).ctx(|| format!("open {}", dest.display()))
+}
+
+/// Remount the bind mount at `target` with `flags`, keeping its locked ones.
+pub fn remount_bind(target: &OwnedFd, flags: MsFlags) -> nix::Result<()> {
+    mount(
+        None::<&str>,
+        fd_path(target.as_raw_fd()).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked_flags(target),
+        None::<&str>,
+    )
 }
 
 /// The nosuid/nodev/noexec/atime flags of the mount holding `fd`: a bind
