@@ -1765,6 +1765,33 @@ pwn() {
 }
 "#;
 
+/// What both /proc/self/exe attacks start from: a hull copy to attack and
+/// its bytes, a shared dir with a fifo, and the victim's bundle A (its own
+/// rootfs, the host's libraries, the shared dir at /shared).
+struct Exe {
+    copy: PathBuf,
+    original: Vec<u8>,
+    shared: PathBuf,
+    a: Bundle,
+}
+
+fn exe_attack_setup(t: &Test) -> Exe {
+    let copy = hull_copy(t);
+    let original = fs::read(&copy).unwrap();
+    let shared = t.host_dir("shared");
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+    mkfifo(&shared.join("fifo"));
+    let a = t.bundle_own_rootfs();
+    bind_host_libs(&a);
+    a.bind(&shared, "/shared", &[]);
+    Exe {
+        copy,
+        original,
+        shared,
+        a,
+    }
+}
+
 #[test]
 fn proc_self_exe_of_a_created_container_cannot_be_written() {
     // CVE-2019-5736 at create: the init waits in `created` running the
@@ -1773,15 +1800,12 @@ fn proc_self_exe_of_a_created_container_cannot_be_written() {
     // which runs hull inside the container, blocked on a fifo while a
     // second container tries to grab the binary and write it once free.
     let t = Test::new();
-    let copy = hull_copy(&t);
-    let original = fs::read(&copy).unwrap();
-    let shared = t.host_dir("shared");
-    fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
-    mkfifo(&shared.join("fifo"));
-
-    let a = t.bundle_own_rootfs();
-    bind_host_libs(&a);
-    a.bind(&shared, "/shared", &[]);
+    let Exe {
+        copy,
+        original,
+        shared,
+        a,
+    } = exe_attack_setup(&t);
     a.args(&["/proc/self/exe", "--log", "/shared/fifo", "state", "nope"]);
     let created = t.output(&mut command_of(
         &t,
@@ -1831,15 +1855,12 @@ fn proc_self_exe_during_exec_cannot_be_written() {
     // CVE-2019-5736 through `hull exec`: the exec'd process is
     // /proc/self/exe, and the container's init tries to grab it.
     let t = Test::new();
-    let copy = hull_copy(&t);
-    let original = fs::read(&copy).unwrap();
-    let shared = t.host_dir("shared");
-    fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
-    mkfifo(&shared.join("fifo"));
-
-    let a = t.bundle_own_rootfs();
-    bind_host_libs(&a);
-    a.bind(&shared, "/shared", &[]);
+    let Exe {
+        copy,
+        original,
+        shared,
+        a,
+    } = exe_attack_setup(&t);
     a.env(&["S=/shared"]);
     let script = format!(
         r#"{ATTACKER_FUNCS}
