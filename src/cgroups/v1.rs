@@ -465,20 +465,17 @@ impl Backend for V1 {
 
     fn is_frozen(&self) -> Result<bool> {
         let dir = self.dir(Ctl::Freezer)?;
-        loop {
-            let Some(state) = read_opt(dir, "freezer.state")? else {
-                return Ok(false);
-            };
-            match fs::last_line(&state) {
-                "FREEZING" => std::thread::sleep(Duration::from_millis(1)),
-                // FROZEN may come from a frozen parent: only our own counts.
-                "FROZEN" => {
-                    let own = read_opt(dir, "freezer.self_freezing")?;
-                    return Ok(own.is_none_or(|s| fs::last_line(&s) == "1"));
-                }
-                _ => return Ok(false),
-            }
+        let Some(state) = read_opt(dir, "freezer.state")? else {
+            return Ok(false);
+        };
+        // Only our own freeze counts, not a parent's; one still FREEZING
+        // (a task that cannot stop yet) is a pause asked for, and reported
+        // at once: `state` and `list` must never hang on it.
+        if !matches!(fs::last_line(&state), "FROZEN" | "FREEZING") {
+            return Ok(false);
         }
+        let own = read_opt(dir, "freezer.self_freezing")?;
+        Ok(own.is_none_or(|s| fs::last_line(&s) == "1"))
     }
 
     fn stats(&self, ctl: Ctl, s: &mut Stats) -> Result<()> {

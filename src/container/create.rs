@@ -60,6 +60,8 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
             "config.json: process.terminal: needs --console-socket (or `hull run` in the foreground)"
         );
     }
+    // A bad profile is refused before the host is touched.
+    let seccomp = compile_seccomp(&bundle.spec)?;
     let linux = bundle.spec.linux().as_ref();
     let cgroup = Cgroup::new(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
     let dir = StateDir::create(root, id)?;
@@ -69,9 +71,11 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
             .and_then(|l| l.resources().clone())
             .unwrap_or_default();
         cgroup.apply(&resources)?;
-        setup(&dir, &bundle, &cgroup, opts, terminal)
+        setup(&dir, &bundle, &cgroup, opts, terminal, seccomp.as_ref())
     });
     if result.is_err() {
+        // A hook may have left processes in it, not only the init.
+        let _ = cgroup.kill_all(nix::libc::SIGKILL);
         let _ = cgroup.destroy();
         let _ = dir.remove();
     }
@@ -84,6 +88,7 @@ fn setup(
     cgroup: &Cgroup,
     opts: &CreateOptions,
     terminal: bool,
+    seccomp: Option<&crate::security::seccomp::Filter>,
 ) -> Result<Created> {
     let spec = &bundle.spec;
     let process = spec
@@ -92,7 +97,6 @@ fn setup(
         .ok_or_else(|| Error::new("config.json: process: missing"))?;
     let fifo = make_fifo(dir, spec)?;
     let joins = Joins::open(spec)?;
-    let seccomp = compile_seccomp(spec)?;
     let console = if terminal {
         Some(connect_console(&opts.console)?)
     } else {
@@ -126,7 +130,7 @@ fn setup(
                 joins: &joins,
                 preserve_fds: opts.preserve_fds,
                 new_keyring: (!opts.no_new_keyring).then(|| dir.id.clone()),
-                seccomp: seccomp.as_ref(),
+                seccomp,
                 console,
                 stdio: opts.stdio,
             })
@@ -161,7 +165,7 @@ fn setup(
             run_runtime_hooks(&parent_end, spec, &st)?;
         }
         let creating = crate::container::state::to_json_status(&st, "creating");
-        forward_listener(&parent_end, spec, seccomp.as_ref(), pid, creating)?;
+        forward_listener(&parent_end, spec, seccomp, pid, creating)?;
         parent_end.expect(Msg::Ready)?;
         st.start_time = state::process_start_time(pid)
             .ok_or_else(|| Error::new("container init exited during setup"))?;

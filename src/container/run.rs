@@ -54,9 +54,30 @@ pub fn run(root: &Path, id: &str, opts: &RunOptions) -> Result<i32> {
         drop(theirs);
         recv_nonblocking(ours.as_fd())
     });
-    if opts.detach {
-        return start_or_cleanup(root, id, &created).map(|_| 0);
+    let running = if opts.detach {
+        super::start::start(root, id).map(|_| 0)
+    } else {
+        foreground(root, id, &created, master)
+    };
+    // Whatever failed after create, nothing of the container stays.
+    let code = running.inspect_err(|_| {
+        create::kill_and_reap(&created);
+        let _ = super::delete::delete(root, id, true);
+    })?;
+    if !opts.detach && !opts.keep {
+        super::delete::delete(root, id, true)?;
     }
+    Ok(code)
+}
+
+/// Start the created container and wait for it, forwarding signals and
+/// relaying its terminal when we hold the pty master.
+fn foreground(
+    root: &Path,
+    id: &str,
+    created: &create::Created,
+    master: Option<OwnedFd>,
+) -> Result<i32> {
     // Block before start so no signal is lost; the init's mask was copied
     // at clone time and stays unblocked.
     let mut mask = SigSet::empty();
@@ -72,15 +93,11 @@ pub fn run(root: &Path, id: &str, opts: &RunOptions) -> Result<i32> {
         crate::console::copy_size(m.as_fd());
         crate::console::RawMode::enter(0)
     });
-    start_or_cleanup(root, id, &created)?;
-    let code = match master {
-        Some(master) => relay_terminal(&master, &sfd, &created)?,
-        None => wait_forwarding(&sfd, &created)?,
-    };
-    if !opts.keep {
-        super::delete::delete(root, id, true)?;
+    super::start::start(root, id)?;
+    match master {
+        Some(master) => relay_terminal(&master, &sfd, created),
+        None => wait_forwarding(&sfd, created),
     }
-    Ok(code)
 }
 
 /// The pty master, if the init sent one (it has by the time create returns).
@@ -137,11 +154,4 @@ fn relay_terminal(master: &OwnedFd, sfd: &SignalFd, created: &create::Created) -
             return Ok(code);
         }
     }
-}
-
-fn start_or_cleanup(root: &Path, id: &str, created: &create::Created) -> Result<()> {
-    super::start::start(root, id).inspect_err(|_| {
-        create::kill_and_reap(created);
-        let _ = super::delete::delete(root, id, true);
-    })
 }

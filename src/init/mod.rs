@@ -137,7 +137,9 @@ fn setup(init: &Init) -> Result<(Prepared, OwnedFd)> {
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
         // /dev/console is the init's terminal; an exec'd tty leaves it be.
-        let bind_console = matches!(init.mode, Mode::Create { .. });
+        // Not without a mount namespace of our own: that would mount on the host.
+        let bind_console = matches!(init.mode, Mode::Create { .. })
+            && crate::config::new_namespace(spec, LinuxNamespaceType::Mount);
         crate::console::setup(console.as_fd(), size, bind_console)?;
     }
     if let Mode::Create { .. } = init.mode {

@@ -61,11 +61,9 @@ pub fn mount_cgroup(
             None::<&str>,
         )
         .ctx(|| format!("bind {} on {}", dir.display(), sub.display()))?;
-        remount(
-            root,
-            &sub,
-            MsFlags::MS_BIND | (flags & MsFlags::MS_RDONLY) | safe,
-        )?;
+        let t = super::mounts::reopen(root, &sub, Kind::Dir)?;
+        super::mounts::remount_bind(&t, (flags & MsFlags::MS_RDONLY) | safe)
+            .ctx(|| format!("remount {}", sub.display()))?;
     }
     if flags.contains(MsFlags::MS_RDONLY) {
         remount(root, dest, MsFlags::MS_RDONLY | safe)?;
