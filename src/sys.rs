@@ -28,10 +28,10 @@ pub enum Forked {
 }
 
 /// clone3 without a new stack: the child continues on a copy-on-write copy
-/// of ours, like fork(2), but with namespace flags, a pidfd and optionally
-/// straight into a cgroup (v2). hull is single-threaded, so the child may
-/// allocate freely.
-pub fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked, Errno> {
+/// of ours, like fork(2), but with namespace flags and a pidfd. hull is
+/// single-threaded, so the child may allocate freely. (No CLONE_INTO_CGROUP:
+/// the parent places the child, in every hierarchy, before it runs on.)
+pub fn clone3(flags: u64) -> Result<Forked, Errno> {
     let mut pidfd: RawFd = -1;
     let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
@@ -39,10 +39,6 @@ pub fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked, Errno> {
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };
-    if let Some(fd) = cgroup_fd {
-        args.flags |= 0x200000000; // CLONE_INTO_CGROUP
-        args.cgroup = fd as u64;
-    }
     // SAFETY: the args struct outlives the call; with stack == 0 the child
     // resumes here like after fork.
     let ret = unsafe {

@@ -113,7 +113,7 @@ fn setup(
     let for_children = joins.enter_for_children()?;
 
     let flags = namespaces::clone_flags(spec).bits() as u64;
-    let (pid, pidfd) = match sys::clone3(flags, None).ctx(|| "clone container init")? {
+    let (pid, pidfd) = match sys::clone3(flags).ctx(|| "clone container init")? {
         Forked::Child => {
             drop(parent_end);
             init::run(Init {
@@ -122,7 +122,7 @@ fn setup(
                     bundle: &bundle.dir,
                     no_pivot: opts.no_pivot,
                     fifo,
-                    cgroup: Some(cgroup),
+                    cgroup,
                 },
                 spec,
                 process,

@@ -70,7 +70,7 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
         // We are the runtime parent the spec means: the child inherits it.
         crate::security::sched::set_affinity(initial, "initial")?;
     }
-    let (pid, pidfd) = match sys::clone3(0, None).ctx(|| "clone exec process")? {
+    let (pid, pidfd) = match sys::clone3(0).ctx(|| "clone exec process")? {
         Forked::Child => {
             drop(parent_end);
             init::run(Init {

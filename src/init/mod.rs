@@ -24,7 +24,7 @@ pub enum Mode<'a> {
         bundle: &'a Path,
         no_pivot: bool,
         fifo: OwnedFd,
-        cgroup: Option<&'a crate::cgroups::Cgroup>,
+        cgroup: &'a crate::cgroups::Cgroup,
     },
     /// A process joining a running container: exec at once.
     Exec,
@@ -122,7 +122,7 @@ fn setup(init: &Init) -> Result<(Prepared, OwnedFd)> {
         ..
     } = &init.mode
     {
-        state = build_container(init, rootfs, bundle, *no_pivot, *cgroup)?;
+        state = build_container(init, rootfs, bundle, *no_pivot, cgroup)?;
     } else {
         nix::unistd::chdir("/").ctx(|| "chdir /")?;
         // Now in the container's cgroup (which may reset it).
@@ -164,7 +164,7 @@ fn build_container(
     rootfs: &Path,
     bundle: &Path,
     no_pivot: bool,
-    cgroup: Option<&crate::cgroups::Cgroup>,
+    cgroup: &crate::cgroups::Cgroup,
 ) -> Result<Option<String>> {
     let spec = init.spec;
     // Unshared only now that the parent has put us in our cgroup, so the

@@ -36,7 +36,7 @@ pub fn prepare(
     rootfs: &Path,
     bundle: &Path,
     in_userns: bool,
-    cgroup: Option<&crate::cgroups::Cgroup>,
+    cgroup: &crate::cgroups::Cgroup,
 ) -> Result<()> {
     let linux = spec.linux().as_ref();
     // Nothing we mount may propagate back to the host.

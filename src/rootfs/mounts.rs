@@ -18,7 +18,7 @@ pub fn mount_entry(
     m: &Mount,
     bundle: &Path,
     index: usize,
-    cgroup: Option<&crate::cgroups::Cgroup>,
+    cgroup: &crate::cgroups::Cgroup,
     mount_label: Option<&str>,
 ) -> Result<()> {
     let opts = MountOptions::parse(m).map_err(|e| Error::new(format!("mounts[{index}]: {e}")))?;
@@ -66,7 +66,7 @@ pub fn mount_entry(
             remount_bind(&target, rest).ctx(|| format!("{}: remount", what()))?;
         }
     } else if typ == "cgroup" {
-        let dirs = cgroup.map(|c| c.mount_dirs()).unwrap_or_default();
+        let dirs = cgroup.mount_dirs();
         super::cgroupfs::mount_cgroup(root, dest, opts.flags, &dirs)
             .map_err(|e| Error::new(format!("mounts[{index}]: {e}")))?;
     } else {
