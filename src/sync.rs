@@ -65,8 +65,9 @@ impl Channel {
         Ok(())
     }
 
-    /// Receive one message; a closed peer is an error with `what` as context.
-    pub fn recv(&self) -> Result<Msg> {
+    /// Receive one message; None once the peer has closed its end (exited,
+    /// or, the child, executed its program: the channel is close-on-exec).
+    pub fn recv(&self) -> Result<Option<Msg>> {
         // MSG_TRUNC with MSG_PEEK: the size of the next datagram, unread.
         let size = loop {
             match nix::sys::socket::recv(
@@ -91,10 +92,10 @@ impl Channel {
             Some([b'S', json @ ..]) => Msg::State(String::from_utf8_lossy(json).into_owned()),
             Some([b'R']) => Msg::Ready,
             Some([b'E', text @ ..]) => Msg::Error(String::from_utf8_lossy(text).into_owned()),
-            Some([]) => return Err(Error::new("container init exited during setup")),
+            Some([]) => return Ok(None),
             _ => return Err(Error::new("sync: unexpected message")),
         };
-        Ok(msg)
+        Ok(Some(msg))
     }
 
     /// Pass an fd (the seccomp listener) to the peer.
@@ -117,9 +118,10 @@ impl Channel {
     /// Expect `want`; a child's error becomes ours.
     pub fn expect(&self, want: Msg) -> Result<()> {
         match self.recv()? {
-            m if m == want => Ok(()),
-            Msg::Error(text) => Err(Error::new(text)),
-            m => Err(Error::new(format!("sync: expected {want:?}, got {m:?}"))),
+            Some(m) if m == want => Ok(()),
+            Some(Msg::Error(text)) => Err(Error::new(text)),
+            None => Err(Error::new("container init exited during setup")),
+            Some(m) => Err(Error::new(format!("sync: expected {want:?}, got {m:?}"))),
         }
     }
 }

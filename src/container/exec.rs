@@ -108,10 +108,10 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
         create::forward_listener(&parent_end, &spec, seccomp.as_ref(), pid, running)?;
         parent_end.expect(Msg::Ready)?;
         // The channel is close-on-exec: end of file means execve succeeded.
-        match parent_end.recv() {
-            Err(_) => {}
-            Ok(Msg::Error(e)) => return Err(Error::new(e)),
-            Ok(m) => return Err(Error::new(format!("sync: unexpected {m:?}"))),
+        match parent_end.recv()? {
+            None => {}
+            Some(Msg::Error(e)) => return Err(Error::new(e)),
+            Some(m) => return Err(Error::new(format!("sync: unexpected {m:?}"))),
         }
         // As runc: a pid file that cannot be written ends the process.
         match &opts.pid_file {

@@ -209,8 +209,8 @@ fn build_container(
         // us the state for ours (we cannot know our host pid).
         init.chan.send(&Msg::Mounted)?;
         let json = match init.chan.recv()? {
-            Msg::State(json) => json,
-            Msg::Error(e) => return Err(Error::new(e)),
+            Some(Msg::State(json)) => json,
+            Some(Msg::Error(e)) => return Err(Error::new(e)),
             m => return Err(Error::new(format!("sync: unexpected {m:?}"))),
         };
         let hooks = spec.hooks().as_ref();
