@@ -22,31 +22,31 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
-    match super::status(&dir, &st) {
-        Status::Stopped => {}
-        _ if force => {
-            if let Ok(pidfd) = crate::sys::pidfd_open(st.pid)
-                && st.alive()
-            {
-                let _ = crate::sys::pidfd_send_signal(pidfd.as_fd(), nix::libc::SIGKILL);
-                // A frozen init cannot act on SIGKILL (cgroup v1).
-                if let Some(cgroup) = &st.cgroup {
-                    let _ = cgroup.thaw();
-                }
-                let _ = crate::sys::pidfd_wait_exit(pidfd.as_fd(), 10_000);
-            }
-        }
-        s => bail!(
+    let status = super::status(&dir, &st);
+    if status != Status::Stopped && !force {
+        bail!(
             "cannot delete container {id} that is not stopped: {}",
-            s.as_str()
-        ),
+            status.as_str()
+        );
     }
-    if let Some(cgroup) = &st.cgroup {
-        // Without a pid namespace, processes can outlive the init.
-        if force {
+    if force {
+        // A frozen task cannot act on SIGKILL (cgroup v1).
+        if let Some(cgroup) = &st.cgroup {
             let _ = cgroup.thaw();
+        }
+        if status != Status::Stopped
+            && let Ok(pidfd) = crate::sys::pidfd_open(st.pid)
+            && st.alive()
+        {
+            let _ = crate::sys::pidfd_send_signal(pidfd.as_fd(), nix::libc::SIGKILL);
+            let _ = crate::sys::pidfd_wait_exit(pidfd.as_fd(), 10_000);
+        }
+        // Without a pid namespace, processes can outlive the init.
+        if let Some(cgroup) = &st.cgroup {
             cgroup.kill_all(nix::libc::SIGKILL)?;
         }
+    }
+    if let Some(cgroup) = &st.cgroup {
         cgroup.destroy()?;
     }
     let poststop = st.hooks.as_ref().and_then(|h| h.poststop().clone());
