@@ -252,6 +252,45 @@ fn rootfs_propagation() {
     );
 }
 
+/// A shared mount point whose path has a space holds the rootfs: pivot_root
+/// needs that mount made private, found in mountinfo, which escapes the space.
+#[test]
+fn rootfs_propagation_shared_under_a_path_with_a_space() {
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let t = Test::new();
+    let dir = t.host_dir("with space");
+    let sh = |args: &[&str]| {
+        let ok = Command::new("mount")
+            .args(args)
+            .arg(&dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount {args:?} {}", dir.display());
+    };
+    sh(&["--bind", dir.to_str().unwrap()]);
+    let _unmount = Unmount(dir.clone());
+    sh(&["--make-shared"]);
+    copy_rootfs(&dir.join("rootfs"));
+    let b = t.bundle_own_rootfs();
+    let rootfs = dir.join("rootfs");
+    b.config(|c| {
+        c["root"]["path"] = json!(rootfs.to_str().unwrap());
+        c["linux"]["rootfsPropagation"] = json!("shared");
+    });
+    let out = t.run_sh(&b, "space", "cat /proc/self/mountinfo");
+    let root = mount_at(&out, "/");
+    assert!(
+        root.tags.iter().any(|t| t.starts_with("shared:")),
+        "{root:?}\n{out}"
+    );
+}
+
 /// Whether the host's tree lies under the container's root mount in its
 /// namespace: `--no-pivot` moves the rootfs over the old root and
 /// chroots, pivot_root unmounts the old root. Probed from the host by

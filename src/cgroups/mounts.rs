@@ -91,8 +91,8 @@ impl Mounts {
                 continue;
             }
             let mount = Mount {
-                point: unescape(left[4]).into(),
-                root: unescape(left[3]).into(),
+                point: crate::sys::unescape_mountinfo(left[4]).into(),
+                root: crate::sys::unescape_mountinfo(left[3]).into(),
             };
             match right[0] {
                 "cgroup2" if mounts.v2.is_none() => mounts.v2 = Some(mount),
@@ -114,29 +114,6 @@ impl Mounts {
         }
         mounts
     }
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let oct = b
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], oct) {
-            (b'\\', Some(d)) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The mounts of this host, parsed on first use.

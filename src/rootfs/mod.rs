@@ -92,7 +92,7 @@ fn mount_point_of(path: &Path) -> std::path::PathBuf {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     info.lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .map(std::path::PathBuf::from)
+        .map(|m| std::path::PathBuf::from(crate::sys::unescape_mountinfo(m)))
         .filter(|m| path.starts_with(m))
         .max_by_key(|m| m.as_os_str().len())
         .unwrap_or_else(|| "/".into())
