@@ -1150,6 +1150,60 @@ fn exec_processes_join_the_cgroup_and_its_limits() {
     t.wait_status("ex", "stopped");
 }
 
+#[test]
+fn exec_cgroup_joins_a_sub_cgroup_in_every_hierarchy() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.args(&["sleep", "1000"]);
+    t.run_detached(&b, "sub");
+    // The container's dir in each hierarchy (v1 ones and the unified one).
+    let dirs: Vec<PathBuf> = fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|e| cg_dir(&b, &e.file_name().to_string_lossy()))
+        .filter(|d| d.is_dir())
+        .collect();
+    assert!(dirs.len() > 1, "{dirs:?}");
+    // Missing in one hierarchy: refused, and the process joins none.
+    for d in &dirs[1..] {
+        fs::create_dir(d.join("s")).unwrap();
+    }
+    t.hull(&["exec", "--cgroup", "s", "sub", "true"])
+        .fails_with("does not exist");
+    for d in &dirs[1..] {
+        let procs = fs::read_to_string(d.join("s/cgroup.procs")).unwrap();
+        assert_eq!(procs, "", "{}", d.display());
+    }
+    fs::create_dir(dirs[0].join("s")).unwrap();
+    // A new v1 cpuset cgroup has no cpus or mems until given its parent's.
+    for d in dirs
+        .iter()
+        .filter(|d| d.starts_with("/sys/fs/cgroup/cpuset"))
+    {
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            fs::write(d.join("s").join(f), fs::read(d.join(f)).unwrap()).unwrap();
+        }
+    }
+    let out = t
+        .hull(&["exec", "--cgroup", "s", "sub", "cat", "/proc/self/cgroup"])
+        .ok();
+    for d in &dirs {
+        let rel = d.strip_prefix("/sys/fs/cgroup").unwrap();
+        let hier = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
+        let want = format!("/{}/s", rel.strip_prefix(&*hier).unwrap().display());
+        assert!(
+            out.lines().iter().any(|l| l.ends_with(&format!(":{want}"))),
+            "{hier}: not in {want}:\n{out}"
+        );
+    }
+    t.hull(&["delete", "--force", "sub"]).ok();
+}
+
 /// Every container cgroup dir is gone after delete, also the v2 one.
 #[test]
 fn delete_removes_the_cgroup_everywhere() {

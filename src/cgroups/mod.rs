@@ -529,14 +529,15 @@ impl Cgroup {
                 sub.display()
             );
         }
-        for (_, dir) in self.mount_dirs() {
-            let target = dir.join(sub);
-            if !target.is_dir() {
-                bail!("--cgroup: {} does not exist", target.display());
-            }
-            std::fs::write(target.join("cgroup.procs"), pid.to_string())
-                .ctx(|| format!("--cgroup: join {}", target.display()))?;
+        let targets: Vec<PathBuf> = self
+            .mount_dirs()
+            .into_iter()
+            .map(|(_, d)| d.join(sub))
+            .collect();
+        // All of them checked first: no process left half-moved.
+        if let Some(missing) = targets.iter().find(|t| !t.is_dir()) {
+            bail!("--cgroup: {} does not exist", missing.display());
         }
-        Ok(())
+        targets.iter().try_for_each(|t| fs::add_pid(t, pid))
     }
 }
