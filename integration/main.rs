@@ -12,6 +12,7 @@ mod cli;
 mod driver;
 mod engine;
 mod errors;
+mod escapes;
 mod lifecycle;
 mod namespaces;
 mod process;

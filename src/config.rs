@@ -163,6 +163,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         bail!("config.json: domainname: needs a uts namespace (new or joined)");
     }
     crate::security::lsm::validate(spec)?;
+    crate::security::sysctl::validate(spec)?;
     refuse_unsupported(spec)?;
     if let Some(linux) = spec.linux() {
         validate_namespaces(linux)?;

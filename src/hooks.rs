@@ -37,6 +37,14 @@ pub fn run(hook: &Hook, state: &str) -> Result<()> {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    // A hook gets its stdio and nothing else of hull's or of its caller's.
+    // SAFETY: only raw syscalls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            crate::sys::cloexec_from_in_child(3);
+            Ok(())
+        })
+    };
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::new(format!("start: {}", Error::from(e))))?;

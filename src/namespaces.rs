@@ -93,26 +93,15 @@ impl Joins {
     /// The namespaces of a running process that differ from ours (exec).
     pub fn of_process(pid: i32) -> Result<Joins> {
         use LinuxNamespaceType::*;
-        use std::os::unix::fs::MetadataExt;
-        let kinds = [
-            (User, "user"),
-            (Mount, "mnt"),
-            (Cgroup, "cgroup"),
-            (Uts, "uts"),
-            (Ipc, "ipc"),
-            (Network, "net"),
-            (Pid, "pid"),
-            (Time, "time"),
-        ];
+        // The user namespace first: joining it grants the rights to join the rest.
+        let kinds = [User, Mount, Cgroup, Uts, Ipc, Network, Pid, Time];
         let mut joins = Vec::new();
-        for (typ, name) in kinds {
-            let theirs = format!("/proc/{pid}/ns/{name}");
-            let ours = format!("/proc/self/ns/{name}");
-            let same = match (std::fs::metadata(&theirs), std::fs::metadata(ours)) {
-                (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        for typ in kinds {
+            let theirs = format!("/proc/{pid}/ns/{}", proc_name(typ));
+            let same = match std::fs::metadata(&theirs) {
+                Ok(_) => is_ours(typ, Path::new(&theirs)),
                 // The kernel lacks this namespace type.
-                (Err(_), _) => true,
-                _ => false,
+                Err(_) => true,
             };
             if !same {
                 joins.push((typ, open_ns(Path::new(&theirs))?));
@@ -261,6 +250,31 @@ pub fn container_root_ids(spec: &Spec) -> (nix::unistd::Uid, nix::unistd::Gid) {
         nix::unistd::Uid::from_raw(uid),
         nix::unistd::Gid::from_raw(gid),
     )
+}
+
+/// The name of a namespace type under /proc/PID/ns.
+pub fn proc_name(typ: LinuxNamespaceType) -> &'static str {
+    match typ {
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// Whether the namespace at `path` is hull's own of that type (a path that
+/// cannot be read is not).
+pub fn is_ours(typ: LinuxNamespaceType, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ours = format!("/proc/self/ns/{}", proc_name(typ));
+    match (std::fs::metadata(path), std::fs::metadata(ours)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    }
 }
 
 /// The name config.json uses for a namespace type (`network`, not `net`).

@@ -102,6 +102,8 @@ pub fn pidfd_wait_exit(pidfd: BorrowedFd, timeout_ms: i32) -> Result<bool, Errno
 }
 
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 #[repr(C)]
@@ -170,6 +172,32 @@ pub fn cloexec_from(first: u32, fd_dir: BorrowedFd) -> Result<(), Errno> {
         }
     }
     Ok(())
+}
+
+/// [`cloexec_from`] for a forked child about to exec (a hook): no /proc
+/// listing and no allocation, only syscalls. Without close_range, each
+/// possible fd up to the open-files limit.
+pub fn cloexec_from_in_child(first: u32) {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: plain syscalls on fd numbers; an unused one gives EBADF.
+    unsafe {
+        let ret = libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC);
+        if ret == 0 {
+            return;
+        }
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        let last = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur.min(1 << 20) as RawFd
+        } else {
+            1024
+        };
+        for fd in first as RawFd..last {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
 }
 
 /// `/proc/self/fd/N`: the path through which the kernel reaches an fd's

@@ -13,7 +13,7 @@ use nix::libc;
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// How the container around the process comes to be.
 pub enum Mode<'a> {
@@ -189,19 +189,15 @@ fn build_container(
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         set_domainname(d)?;
     }
-    for (key, value) in spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.sysctl().as_ref())
-        .into_iter()
-        .flatten()
-    {
-        let file = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
-        std::fs::write(&file, value).ctx(|| format!("linux.sysctl: write {key}={value}"))?;
-    }
     let new_mnt = crate::config::new_namespace(spec, LinuxNamespaceType::Mount);
     if new_mnt {
+        // Writes linux.sysctl through the container's own /proc.
         crate::rootfs::prepare(spec, rootfs, bundle, userns, cgroup)?;
+    } else {
+        // Sharing the host's mounts, so the host's /proc: its /proc/sys
+        // still shows our namespaces, to which validation confined the keys.
+        let root = crate::rootfs::path::open_root(Path::new("/"))?;
+        security::sysctl::apply_in(spec, root.as_fd(), Path::new("/proc"))?;
     }
     let mut state = None;
     if has_create_hooks(spec) {

@@ -76,6 +76,8 @@ pub fn prepare(
             .unwrap_or_default();
         devices::create_all(root.as_fd(), devices, in_userns)?;
     }
+    // Before /proc/sys is made read-only.
+    crate::security::sysctl::apply_in(spec, root.as_fd(), Path::new("/proc"))?;
     if let Some(linux) = linux {
         for p in linux.masked_paths().iter().flatten() {
             mask(root.as_fd(), Path::new(p))?;
@@ -153,6 +155,7 @@ fn make_readonly(root: BorrowedFd, p: &Path) -> Result<()> {
 pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
     nix::unistd::chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
     if no_pivot {
+        hide_full_proc_and_sys(rootfs)?;
         mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
             .ctx(|| "move rootfs to /")?;
         nix::unistd::chroot(".").ctx(|| "chroot")?;
@@ -171,6 +174,56 @@ pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
         umount2(".", MntFlags::MNT_DETACH).ctx(|| "unmount old root")?;
     }
     nix::unistd::chdir("/").ctx(|| "chdir /")
+}
+
+/// Before `--no-pivot` moves the rootfs over `/`: unmount (or cover) every
+/// full procfs and sysfs mount outside the rootfs. They stay reachable in
+/// our mount namespace under the chroot, and the kernel lets a user
+/// namespace inside the container mount a fresh procfs as long as a fully
+/// visible one exists (mount_too_revealing); runc does the same.
+fn hide_full_proc_and_sys(rootfs: &Path) -> Result<()> {
+    // mountinfo has real paths: so must the one we keep.
+    let rootfs = std::fs::canonicalize(rootfs).ctx(|| format!("resolve {}", rootfs.display()))?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "read mountinfo")?;
+    for line in info.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(sep) = fields.iter().position(|f| *f == "-") else {
+            continue;
+        };
+        let (root, point) = (fields[3], crate::sys::unescape_mountinfo(fields[4]));
+        let fstype = fields.get(sep + 1).copied().unwrap_or("");
+        if root != "/"
+            || !matches!(fstype, "proc" | "sysfs")
+            || Path::new(&point).starts_with(&rootfs)
+        {
+            continue;
+        }
+        // Our unmount must not propagate to the host.
+        match mount(
+            None::<&str>,
+            point.as_str(),
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        ) {
+            // Under a mount already gone.
+            Err(Errno::ENOENT) => continue,
+            r => r.ctx(|| format!("--no-pivot: make {point} a slave"))?,
+        }
+        match umount2(point.as_str(), MntFlags::MNT_DETACH) {
+            Ok(()) => {}
+            Err(Errno::EINVAL | Errno::EPERM) => mount(
+                Some("tmpfs"),
+                point.as_str(),
+                Some("tmpfs"),
+                MsFlags::empty(),
+                None::<&str>,
+            )
+            .ctx(|| format!("--no-pivot: cover {point}"))?,
+            Err(e) => return Err(e).ctx(|| format!("--no-pivot: unmount {point}")),
+        }
+    }
+    Ok(())
 }
 
 /// linux.rootfsPropagation on the new `/` (it only exists after the

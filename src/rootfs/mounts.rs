@@ -70,7 +70,11 @@ pub fn mount_entry(
         super::cgroupfs::mount_cgroup(root, dest, opts.flags, &dirs)
             .map_err(|e| Error::new(format!("mounts[{index}]: {e}")))?;
     } else {
-        let target = path::create(root, dest, Kind::Dir).ctx(what)?;
+        let target = if matches!(typ, "proc" | "sysfs") {
+            plain_dir(root, dest, typ).map_err(|e| Error::new(format!("mounts[{index}]: {e}")))?
+        } else {
+            path::create(root, dest, Kind::Dir).ctx(what)?
+        };
         // The image's content at the destination, still readable through
         // this fd once the tmpfs covers it.
         let old = if opts.tmpcopyup {
@@ -133,6 +137,26 @@ pub fn mount_entry(
         }
     }
     Ok(())
+}
+
+/// The destination of a proc or sysfs mount: an ordinary directory, no
+/// symlink on the way (created when missing). Mounting through a symlink
+/// swapped in by the image was runc's CVE-2019-16884.
+fn plain_dir(root: BorrowedFd, dest: &Path, typ: &str) -> Result<OwnedFd> {
+    let refuse = || {
+        Error::new(format!(
+            "{typ} must be mounted on an ordinary directory: {} is a symlink or not a directory",
+            dest.display()
+        ))
+    };
+    match path::open_plain_dir(root, dest) {
+        Ok(fd) => return Ok(fd),
+        Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) => return Err(refuse()),
+        Err(nix::errno::Errno::ENOENT) => {}
+        Err(e) => return Err(e).ctx(|| format!("open {}", dest.display())),
+    }
+    path::create(root, dest, Kind::Dir).ctx(|| format!("create {}", dest.display()))?;
+    path::open_plain_dir(root, dest).map_err(|_| refuse())
 }
 
 /// linux.mountLabel as the SELinux `context=` option of filesystems that

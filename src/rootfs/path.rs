@@ -51,6 +51,18 @@ pub fn open(root: BorrowedFd, path: &Path, flags: OFlag) -> std::result::Result<
     )
 }
 
+/// Open the directory `path` inside `root` when no component of it is a
+/// symlink (ELOOP otherwise, ENOTDIR when it is no directory).
+pub fn open_plain_dir(root: BorrowedFd, path: &Path) -> std::result::Result<OwnedFd, Errno> {
+    let rel = relative(path);
+    sys::openat2(
+        root,
+        &cstr(&rel),
+        (OFlag::O_PATH | OFlag::O_DIRECTORY).bits(),
+        RESOLVE_IN_ROOT | sys::RESOLVE_NO_SYMLINKS,
+    )
+}
+
 /// What to create at the end of a path that does not exist yet.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -7,5 +7,6 @@ pub mod notify;
 pub mod rlimits;
 pub mod sched;
 pub mod seccomp;
+pub mod sysctl;
 pub mod trampoline;
 pub mod user;

@@ -1,0 +1,280 @@
+//! What adversarial runs found could reach the host (issue 10, security):
+//! sysctl keys naming host files or host-wide settings, a symlinked /proc,
+//! a bare procfs under --no-pivot, hooks inheriting the caller's fds, a
+//! frozen cgroup, and a create killed half-way. Each test proves what the
+//! host sees afterwards, not only hull's answer.
+
+use crate::harness::*;
+use serde_json::json;
+use std::fs;
+use std::path::Path;
+
+/// A host sysctl put back on drop, in case a regression wrote it.
+struct HostSysctl {
+    file: String,
+    before: String,
+}
+
+impl HostSysctl {
+    fn new(key: &str) -> HostSysctl {
+        let file = format!("/proc/sys/{}", key.replace('.', "/"));
+        let before = fs::read_to_string(&file).unwrap().trim().to_string();
+        HostSysctl { file, before }
+    }
+
+    /// A value the host does not have (the current one plus one).
+    fn other_value(&self) -> String {
+        let n: i64 = self
+            .before
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        (n + 1).to_string()
+    }
+
+    fn now(&self) -> String {
+        fs::read_to_string(&self.file).unwrap().trim().to_string()
+    }
+}
+
+impl Drop for HostSysctl {
+    fn drop(&mut self) {
+        if self.now() != self.before {
+            let _ = fs::write(&self.file, &self.before);
+        }
+    }
+}
+
+#[track_caller]
+fn refused(t: &Test, b: &Bundle, id: &str, sysctl: serde_json::Value, needle: &str) {
+    b.config(|c| c["linux"]["sysctl"] = sysctl);
+    t.create(b, id).fails_with(needle);
+    t.assert_nothing_left(id);
+}
+
+#[test]
+fn sysctl_cannot_write_host_files_or_host_settings() {
+    let t = Test::new();
+    let b = t.bundle();
+    // An absolute key once replaced the whole path: a host file.
+    let victim = t.dir.join("victim");
+    fs::write(&victim, "intact").unwrap();
+    let key = victim.display().to_string();
+    refused(
+        &t,
+        &b,
+        "abs",
+        json!({ key.clone(): "PWNED" }),
+        "linux.sysctl: key",
+    );
+    let dotted = format!("net.ipv4.{}", key.replace('/', "."));
+    let up = format!("net/../../..{key}");
+    for k in [&dotted, &up, &"net..ipv4".to_string()] {
+        refused(
+            &t,
+            &b,
+            "bad",
+            json!({ k.clone(): "PWNED" }),
+            "linux.sysctl: key",
+        );
+    }
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "intact");
+
+    // Host-wide settings are in no namespace of the container's.
+    let lease = HostSysctl::new("fs.lease-break-time");
+    refused(
+        &t,
+        &b,
+        "lease",
+        json!({"fs.lease-break-time": lease.other_value()}),
+        r#"linux.sysctl: "fs.lease-break-time" is not in a separate kernel namespace"#,
+    );
+    assert_eq!(lease.now(), lease.before, "the host's setting changed");
+    let swap = HostSysctl::new("vm.swappiness");
+    refused(
+        &t,
+        &b,
+        "swap",
+        json!({"vm.swappiness": swap.other_value()}),
+        r#"linux.sysctl: "vm.swappiness" is not in a separate kernel namespace"#,
+    );
+    assert_eq!(swap.now(), swap.before, "the host's setting changed");
+
+    // A namespaced key in the host's own namespace is the host's setting:
+    // none, or joined by a path that is hull's own.
+    let fwd = HostSysctl::new("net.ipv4.ip_forward");
+    let value = json!({"net.ipv4.ip_forward": fwd.other_value()});
+    b.without_namespace("network");
+    let needle =
+        r#"linux.sysctl: "net.ipv4.ip_forward" is not allowed in the host's network namespace"#;
+    refused(&t, &b, "hostnet", value.clone(), needle);
+    b.namespace("network", Some("/proc/self/ns/net"));
+    refused(&t, &b, "joinednet", value, needle);
+    assert_eq!(fwd.now(), fwd.before, "the host's setting changed");
+    let b = t.bundle();
+    b.without_namespace("ipc");
+    refused(
+        &t,
+        &b,
+        "hostipc",
+        json!({"kernel.shmmni": "100"}),
+        r#"linux.sysctl: "kernel.shmmni" is not allowed in the host's ipc namespace"#,
+    );
+    let b = t.bundle();
+    refused(
+        &t,
+        &b,
+        "hostname",
+        json!({"kernel.hostname": "x"}),
+        r#"linux.sysctl: "kernel.hostname" is not allowed as it conflicts with the hostname field"#,
+    );
+}
+
+#[test]
+fn sysctl_is_written_in_the_containers_own_namespaces() {
+    let t = Test::new();
+    let b = t.bundle();
+    let host_shm = fs::read_to_string("/proc/sys/kernel/shmmni").unwrap();
+    let host_fwd = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let want_fwd = if host_fwd.trim() == "1" { "0" } else { "1" };
+    b.config(|c| {
+        c["linux"]["sysctl"] = json!({
+            "kernel.shmmni": "1234",
+            "net.ipv4.ip_forward": want_fwd,
+            "fs.mqueue.msg_max": "20",
+        })
+    });
+    let out = t.run_sh(
+        &b,
+        "own",
+        "cat /proc/sys/kernel/shmmni /proc/sys/net/ipv4/ip_forward /proc/sys/fs/mqueue/msg_max",
+    );
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["1234", want_fwd, "20"]);
+    assert_eq!(
+        fs::read_to_string("/proc/sys/kernel/shmmni").unwrap(),
+        host_shm
+    );
+    assert_eq!(
+        fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        host_fwd
+    );
+}
+
+#[test]
+fn sysctl_needs_a_real_procfs_in_the_container() {
+    let t = Test::new();
+    let b = t.bundle();
+    // A host directory bound where /proc should be: the write would land in
+    // it, not in the kernel's settings.
+    let fake = t.host_dir("fakeproc");
+    fs::create_dir_all(fake.join("sys/net/ipv4")).unwrap();
+    fs::write(fake.join("sys/net/ipv4/ip_forward"), "0").unwrap();
+    b.config(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/proc");
+        c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        c["linux"]["maskedPaths"] = json!([]);
+        c["linux"]["readonlyPaths"] = json!([]);
+    });
+    b.bind(&fake, "/proc", &["rw"]);
+    t.create(&b, "fakeproc")
+        .fails_with("linux.sysctl: the container's /proc/sys is not a procfs");
+    t.assert_nothing_left("fakeproc");
+    assert_eq!(
+        fs::read_to_string(fake.join("sys/net/ipv4/ip_forward")).unwrap(),
+        "0"
+    );
+}
+
+#[test]
+fn proc_or_sys_on_a_symlink_is_refused() {
+    let t = Test::new();
+    for (dest, typ) in [("proc", "proc"), ("sys", "sysfs")] {
+        let b = t.bundle_own_rootfs();
+        let rootfs = b.dir.join("rootfs");
+        let _ = fs::remove_dir_all(rootfs.join(dest));
+        std::os::unix::fs::symlink("/tmp", rootfs.join(dest)).unwrap();
+        if typ == "sysfs" {
+            b.mount(
+                json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                           "options": ["nosuid", "noexec", "nodev", "ro"]}),
+            );
+        }
+        let id = format!("link-{dest}");
+        t.create(&b, &id).fails_with(&format!(
+            "{typ} must be mounted on an ordinary directory: /{dest} is a symlink or not a directory"
+        ));
+        t.assert_nothing_left(&id);
+    }
+}
+
+#[test]
+fn no_pivot_leaves_no_full_procfs_to_mount_over() {
+    let t = Test::new();
+    let b = t.bundle();
+    // A user namespace inside the container may mount a new procfs only if
+    // a fully visible one is in its mount namespace.
+    b.sh("unshare -mrpf sh -c 'mount -t proc none /proc' && echo MOUNTED || echo REFUSED");
+    // Not as root: mapping uid 0 to itself would need CAP_SETFCAP.
+    b.config(|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1000}));
+    let pivot = t.hull(&["run", "--bundle", b.path(), "pivot"]).ok();
+    let no_pivot = t
+        .hull(&["run", "--no-pivot", "--bundle", b.path(), "nopivot"])
+        .ok();
+    assert_eq!(
+        pivot.stdout.trim_end().lines().last(),
+        Some("REFUSED"),
+        "with pivot_root: {pivot}"
+    );
+    assert_eq!(
+        no_pivot.stdout.trim_end().lines().last(),
+        Some("REFUSED"),
+        "with --no-pivot: {no_pivot}"
+    );
+    // The host's /proc is untouched.
+    assert!(Path::new("/proc/self/status").exists());
+}
+
+#[test]
+fn hooks_get_stdio_and_no_other_fd() {
+    let t = Test::new();
+    let b = t.bundle();
+    let mut listings = Vec::new();
+    let mut hooks = json!({});
+    for kind in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ] {
+        let out = t.dir.join(format!("fds-{kind}"));
+        // createContainer and startContainer run in the container: the
+        // listing goes to a host dir bound there.
+        let script = format!("ls /proc/self/fd > {}", out.display());
+        hooks[kind] = json!([{"path": "/bin/sh", "args": ["sh", "-c", script]}]);
+        listings.push((kind, out));
+    }
+    let dir = t.dir.display().to_string();
+    b.bind(&t.dir, &dir, &["rw"]);
+    b.config(|c| c["hooks"] = hooks);
+    b.args(&["true"]);
+    // The caller's extra fds: a file and a pipe, not close-on-exec.
+    let extra = host_file(&t, "extra", "x");
+    let mut cmd = t.command(&["run", "--bundle", b.path(), "hookfds"]);
+    pass_fds(&mut cmd, vec![(extra, 10)]);
+    t.output(&mut cmd).ok();
+    for (kind, out) in listings {
+        let text = fs::read_to_string(&out).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let mut fds: Vec<u32> = text
+            .split_whitespace()
+            .map(|f| f.parse().unwrap())
+            .collect();
+        fds.sort();
+        // 0-2 and the fd `ls` opens to read the directory.
+        assert_eq!(fds, [0, 1, 2, 3], "{kind} hook sees more than its stdio");
+    }
+}
