@@ -36,8 +36,9 @@ order: deps
 
 # What the tests need on a fresh Debian machine (as root): a static
 # busybox for the rootfs, runc for the differential tests, podman's
-# seccomp profile (golang-github-containers-common) for the seccomp tests.
-DEPS := busybox-static runc golang-github-containers-common
+# seccomp profile (golang-github-containers-common) for the seccomp tests,
+# strace for the fault-injection tests.
+DEPS := busybox-static runc golang-github-containers-common strace
 deps:
 	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && \

@@ -213,6 +213,14 @@ impl Bundle {
         self.dir.to_str().unwrap()
     }
 
+    /// linux.cgroupsPath of the config (one of its own per bundle).
+    pub fn cgroups_path(&self) -> String {
+        self.config.borrow()["linux"]["cgroupsPath"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// Change the config: `b.config(|c| c["hostname"] = json!("x"))`.
     pub fn config(&self, edit: impl FnOnce(&mut Value)) -> &Bundle {
         edit(&mut self.config.borrow_mut());

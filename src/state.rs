@@ -4,7 +4,7 @@
 
 use crate::bail;
 use crate::error::{Context, Error, Result};
-use nix::fcntl::{Flock, FlockArg, OFlag};
+use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -36,10 +36,17 @@ pub struct State {
     /// The config's hooks, kept for delete (poststop), when the bundle may be gone.
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// Set while `create` runs: what it has made so far is recorded (the
+    /// cgroup, then the init's pid), so a create killed half-way leaves a
+    /// container that `list` shows and `delete --force` removes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub creating: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// `create` is still at work on it.
+    Creating,
     Created,
     Running,
     Paused,
@@ -49,6 +56,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Paused => "paused",
@@ -72,12 +80,34 @@ pub fn validate_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-/// An open, locked state dir of one container.
+/// A container's state without taking its lock (`state`, `list`): the
+/// file is replaced atomically, so it is always whole, and a command
+/// holding the lock (a create at work) does not block the readers.
+pub fn read(root: &Path, id: &str) -> Result<State> {
+    validate_id(id)?;
+    read_file(&root.join(id), id)
+}
+
+fn read_file(dir: &Path, id: &str) -> Result<State> {
+    let file = dir.join(STATE_FILE);
+    let text = std::fs::read(&file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::new(format!("container {id:?} does not exist")),
+        _ => Error::new(format!("read {}: {}", file.display(), Error::from(e))),
+    })?;
+    serde_json::from_slice(&text).map_err(|e| Error::new(format!("{}: {e}", file.display())))
+}
+
+/// An open, locked state dir of one container. The lock is an flock on
+/// the directory, released when the fd closes (no unlock call that could
+/// fail); the init of a create must not inherit it (see [`StateDir::lock_fd`]).
 pub struct StateDir {
     pub path: PathBuf,
     pub id: String,
-    _lock: Flock<File>,
+    lock: File,
 }
+
+/// Longest a command waits for another one working on the same container.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl StateDir {
     /// Reserve a new state dir: fails if the ID exists.
@@ -103,42 +133,82 @@ impl StateDir {
         Self::lock(path, id)
     }
 
+    /// Lock a container's dir that may have no state.json yet.
+    pub fn lock_existing(root: &Path, id: &str) -> Result<StateDir> {
+        validate_id(id)?;
+        Self::lock(root.join(id), id)
+    }
+
+    /// Take the directory's lock, waiting at most LOCK_WAIT for another
+    /// command to finish with it.
     fn lock(path: PathBuf, id: &str) -> Result<StateDir> {
+        use std::os::fd::AsRawFd;
         let dir = nix::fcntl::open(
             &path,
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .ctx(|| format!("open {}", path.display()))?;
-        let lock = Flock::lock(File::from(dir), FlockArg::LockExclusive)
-            .map_err(|(_, e)| e)
-            .ctx(|| format!("lock {}", path.display()))?;
+        let lock = File::from(dir);
+        let start = std::time::Instant::now();
+        let mut delay = std::time::Duration::from_millis(1);
+        loop {
+            // SAFETY: flock on an fd we own.
+            let ret = unsafe {
+                nix::libc::flock(lock.as_raw_fd(), nix::libc::LOCK_EX | nix::libc::LOCK_NB)
+            };
+            match nix::errno::Errno::result(ret) {
+                Ok(_) => break,
+                Err(nix::errno::Errno::EWOULDBLOCK) if start.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(std::time::Duration::from_millis(50));
+                }
+                Err(nix::errno::Errno::EWOULDBLOCK) => bail!(
+                    "container {id:?} is locked by {} for more than {}s",
+                    lock_holder(&lock),
+                    LOCK_WAIT.as_secs()
+                ),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e).ctx(|| format!("lock {}", path.display())),
+            }
+        }
         Ok(StateDir {
             path,
             id: id.to_string(),
-            _lock: lock,
+            lock,
         })
     }
 
+    /// The lock's fd: a child cloned without exec shares it, and would hold
+    /// the lock as long as it lives; it closes this first.
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.lock.as_raw_fd()
+    }
+
     pub fn load(&self) -> Result<State> {
-        let file = self.path.join(STATE_FILE);
-        let text = std::fs::read(&file).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::new(format!("container {:?} does not exist", self.id))
-            }
-            _ => Error::new(format!("read {}: {}", file.display(), Error::from(e))),
-        })?;
-        serde_json::from_slice(&text).map_err(|e| Error::new(format!("{}: {e}", file.display())))
+        read_file(&self.path, &self.id)
     }
 
     /// Write state.json atomically: temp file, fsync, rename.
     pub fn save(&self, state: &State) -> Result<()> {
+        self.write(state, true)
+    }
+
+    /// Record a create's progress: atomic as [`save`](Self::save), without
+    /// the fsync (a state root on disk that loses this in a crash loses
+    /// the processes and cgroups it names with it).
+    pub fn record(&self, state: &State) -> Result<()> {
+        self.write(state, false)
+    }
+
+    fn write(&self, state: &State, sync: bool) -> Result<()> {
         let tmp = self.path.join(".state.json.tmp");
         let file = self.path.join(STATE_FILE);
         let json = serde_json::to_vec(state).map_err(|e| Error::new(e.to_string()))?;
         let mut f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
         f.write_all(&json)
-            .and_then(|_| f.sync_all())
+            .and_then(|_| if sync { f.sync_all() } else { Ok(()) })
             .ctx(|| format!("write {}", tmp.display()))?;
         std::fs::rename(&tmp, &file).ctx(|| format!("rename {}", file.display()))
     }
@@ -150,6 +220,34 @@ impl StateDir {
     /// Remove the whole dir (the lock goes with it).
     pub fn remove(self) -> Result<()> {
         std::fs::remove_dir_all(&self.path).ctx(|| format!("remove {}", self.path.display()))
+    }
+}
+
+/// Who holds the flock on `file`, from /proc/locks: `process N (comm)`.
+fn lock_holder(file: &File) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = file.metadata() else {
+        return "another process".into();
+    };
+    let (major, minor) = (
+        nix::sys::stat::major(meta.dev()),
+        nix::sys::stat::minor(meta.dev()),
+    );
+    let want = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    // `1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF`
+    let pid = locks.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&want.as_str()))
+            .then(|| f.get(4).map(|p| p.to_string()))
+            .flatten()
+    });
+    match pid {
+        Some(pid) => {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            format!("process {pid} ({})", comm.trim())
+        }
+        None => "another process".into(),
     }
 }
 

@@ -18,6 +18,10 @@ pub enum Msg {
     State(String),
     /// child -> parent: set up, about to block on the exec fifo.
     Ready,
+    /// parent -> child (create): the container is recorded; wait for
+    /// `start`. A child that sees our end close first instead (we died
+    /// half-way) exits: no init outlives an unfinished create.
+    Created,
     /// child -> parent: setup failed.
     Error(String),
 }
@@ -46,6 +50,7 @@ impl Channel {
                 buf.extend_from_slice(json.as_bytes());
             }
             Msg::Ready => buf.push(b'R'),
+            Msg::Created => buf.push(b'C'),
             Msg::Error(text) => {
                 buf.push(b'E');
                 buf.extend_from_slice(text.as_bytes());
@@ -91,6 +96,7 @@ impl Channel {
             Some([b'M']) => Msg::Mounted,
             Some([b'S', json @ ..]) => Msg::State(String::from_utf8_lossy(json).into_owned()),
             Some([b'R']) => Msg::Ready,
+            Some([b'C']) => Msg::Created,
             Some([b'E', text @ ..]) => Msg::Error(String::from_utf8_lossy(text).into_owned()),
             Some([]) => return Ok(None),
             _ => return Err(Error::new("sync: unexpected message")),

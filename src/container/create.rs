@@ -65,13 +65,37 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     let linux = bundle.spec.linux().as_ref();
     let cgroup = Cgroup::new(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
     let dir = StateDir::create(root, id)?;
-    // Undo in reverse order of what was done.
-    let result = cgroup.create().and_then(|()| {
+    let mut st = State {
+        id: dir.id.clone(),
+        pid: 0,
+        start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: state::rfc3339_now(true),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        owner: String::new(),
+        cgroup: Some(cgroup.clone()),
+        hooks: bundle.spec.hooks().clone(),
+        creating: true,
+    };
+    // Recorded before the cgroup exists: if we die from here on, `delete
+    // --force` finds what to remove. On failure, undo in reverse order.
+    let result = dir.record(&st).and_then(|()| {
+        cgroup.create()?;
+        check_cgroup_unused(&cgroup)?;
         let resources = linux
             .and_then(|l| l.resources().clone())
             .unwrap_or_default();
         cgroup.apply(&resources)?;
-        setup(&dir, &bundle, &cgroup, opts, terminal, seccomp.as_ref())
+        setup(
+            &dir,
+            &mut st,
+            &bundle,
+            &cgroup,
+            opts,
+            terminal,
+            seccomp.as_ref(),
+        )
     });
     if result.is_err() {
         // A hook may have left processes in it, not only the init.
@@ -82,8 +106,26 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     result
 }
 
+/// A cgroup that exists already may be frozen, which would hang our init
+/// in it (runc refuses too); one that holds processes is shared, as the
+/// config may mean, but worth a warning.
+fn check_cgroup_unused(cgroup: &Cgroup) -> Result<()> {
+    if cgroup.is_frozen()? {
+        bail!("container's cgroup unexpectedly frozen");
+    }
+    let pids = cgroup.pids().unwrap_or_default();
+    if !pids.is_empty() {
+        crate::log::warn(&format!(
+            "container's cgroup is not empty: {} process(es) already in it",
+            pids.len()
+        ));
+    }
+    Ok(())
+}
+
 fn setup(
     dir: &StateDir,
+    st: &mut State,
     bundle: &Bundle,
     cgroup: &Cgroup,
     opts: &CreateOptions,
@@ -133,6 +175,7 @@ fn setup(
                 seccomp,
                 console,
                 stdio: opts.stdio,
+                state_lock: dir.lock_fd(),
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
@@ -142,19 +185,13 @@ fn setup(
     drop(child_end);
     drop(console);
     let created = Created { pid, pidfd };
-    let mut st = State {
-        id: dir.id.clone(),
-        pid,
-        start_time: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: state::rfc3339_now(true),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        owner: String::new(),
-        cgroup: Some(cgroup.clone()),
-        hooks: spec.hooks().clone(),
-    };
     let result = (|| {
+        // Recorded at once, so that a `delete --force` after our death
+        // finds it; it dies by itself then (see Msg::Created).
+        st.pid = pid;
+        st.start_time = state::process_start_time(pid)
+            .ok_or_else(|| Error::new("container init exited during setup"))?;
+        dir.record(st)?;
         if config::new_namespace(spec, LinuxNamespaceType::User) {
             namespaces::write_id_maps(pid, spec)?;
         }
@@ -162,17 +199,18 @@ fn setup(
         cgroup.add_pid(pid)?;
         parent_end.send(&Msg::Go)?;
         if init::has_create_hooks(spec) {
-            run_runtime_hooks(&parent_end, spec, &st)?;
+            run_runtime_hooks(&parent_end, spec, st)?;
         }
-        let creating = crate::container::state::to_json_status(&st, "creating");
+        let creating = crate::container::state::to_json_status(st, "creating");
         forward_listener(&parent_end, spec, seccomp, pid, creating)?;
         parent_end.expect(Msg::Ready)?;
-        st.start_time = state::process_start_time(pid)
-            .ok_or_else(|| Error::new("container init exited during setup"))?;
-        dir.save(&st)?;
+        st.creating = false;
+        dir.save(st)?;
         if let Some(f) = &opts.pid_file {
             write_pid_file(f, pid)?;
         }
+        // Only now may the init outlive us.
+        parent_end.send(&Msg::Created)?;
         Ok(())
     })();
     match result {

@@ -10,10 +10,16 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     state::validate_id(id)?;
     let path = root.join(id);
     if !path.join(state::STATE_FILE).exists() {
-        // A create that crashed half-way leaves a dir without state.json.
+        // A create that died before its first record leaves a dir without
+        // state.json, and had made nothing else yet. One at work holds the
+        // lock: wait for it.
         if force && path.is_dir() {
-            let _ = std::fs::remove_dir_all(&path);
-            return Ok(());
+            let dir = StateDir::lock_existing(root, id)?;
+            if !path.join(state::STATE_FILE).exists() {
+                return dir.remove();
+            }
+            drop(dir);
+            return delete(root, id, force);
         }
         if force {
             return Ok(());
@@ -22,7 +28,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
-    let status = super::status(&dir, &st);
+    let status = super::status(&dir.path, &st);
     if status != Status::Stopped && !force {
         bail!(
             "cannot delete container {id} that is not stopped: {}",

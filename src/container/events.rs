@@ -42,7 +42,7 @@ pub fn events(
     let (st, status) = {
         let dir = StateDir::open(root, id)?;
         let st = dir.load()?;
-        let status = super::status(&dir, &st);
+        let status = super::status(&dir.path, &st);
         (st, status)
     };
     if status == Status::Stopped {

@@ -37,12 +37,13 @@ pub fn container_spec(dir: &StateDir) -> Result<Spec> {
 pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Result<i32> {
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
-    match super::status(&dir, &st) {
+    match super::status(&dir.path, &st) {
         Status::Running => {}
         Status::Created => {}
         Status::Paused if opts.ignore_paused => {}
         Status::Paused => bail!("cannot exec in a paused container (use --ignore-paused)"),
         Status::Stopped => bail!("cannot exec in a stopped container"),
+        Status::Creating => bail!("cannot exec in a container that is still being created"),
     }
     let spec = container_spec(&dir)?;
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
@@ -84,6 +85,8 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
                 seccomp: seccomp.as_ref(),
                 console,
                 stdio: None,
+                // Dropped before the clone.
+                state_lock: -1,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),

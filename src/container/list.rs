@@ -1,7 +1,7 @@
 //! `list`: every container under the root, with its live status.
 
 use crate::error::Result;
-use crate::state::{StateDir, Status};
+use crate::state::Status;
 use std::path::Path;
 
 pub struct Entry {
@@ -20,12 +20,12 @@ pub fn list(root: &Path) -> Result<Vec<Entry>> {
         .collect();
     ids.sort();
     for id in ids {
-        // Half-created or concurrently deleted containers are skipped.
-        let Ok(dir) = StateDir::open(root, &id) else {
+        // A dir without state (a create that died before its first
+        // record, a delete at work) is skipped.
+        let Ok(state) = crate::state::read(root, &id) else {
             continue;
         };
-        let Ok(state) = dir.load() else { continue };
-        let status = super::status(&dir, &state);
+        let status = super::status(&root.join(&id), &state);
         out.push(Entry { state, status });
     }
     Ok(out)

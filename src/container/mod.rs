@@ -14,21 +14,23 @@ pub mod start;
 pub mod state;
 pub mod update;
 
-use crate::state::{State, StateDir, Status};
+use crate::state::{State, Status};
 
 /// The live status: `stopped` once the recorded init is gone, `paused`
 /// while its cgroup is frozen, `created` while the exec fifo waits,
 /// `running` otherwise.
-pub fn status(dir: &StateDir, st: &State) -> Status {
+pub fn status(dir: &std::path::Path, st: &State) -> Status {
     if !st.alive() {
         Status::Stopped
+    } else if st.creating {
+        Status::Creating
     } else if st
         .cgroup
         .as_ref()
         .is_some_and(|c| c.is_frozen().unwrap_or(false))
     {
         Status::Paused
-    } else if dir.fifo().exists() {
+    } else if dir.join(crate::state::EXEC_FIFO).exists() {
         Status::Created
     } else {
         Status::Running

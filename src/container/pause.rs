@@ -13,7 +13,10 @@ use std::path::Path;
 pub fn pause(root: &Path, id: &str) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
-    if !matches!(super::status(&dir, &st), Status::Running | Status::Created) {
+    if !matches!(
+        super::status(&dir.path, &st),
+        Status::Running | Status::Created
+    ) {
         bail!("container not running");
     }
     cgroup(&st)?.freeze()
@@ -23,7 +26,7 @@ pub fn pause(root: &Path, id: &str) -> Result<()> {
 pub fn resume(root: &Path, id: &str) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
-    if super::status(&dir, &st) != Status::Paused {
+    if super::status(&dir.path, &st) != Status::Paused {
         bail!("container not paused");
     }
     cgroup(&st)?.thaw()

@@ -12,10 +12,11 @@ use std::path::Path;
 pub fn start(root: &Path, id: &str) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
-    match super::status(&dir, &st) {
+    match super::status(&dir.path, &st) {
         Status::Created => {}
         Status::Stopped => bail!("cannot start a container that has stopped"),
         Status::Paused => bail!("cannot start a container in the paused state"),
+        Status::Creating => bail!("cannot start a container that is still being created"),
         _ => bail!("cannot start an already running container"),
     }
     let pidfd = crate::sys::pidfd_open(st.pid).ctx(|| "open container init")?;

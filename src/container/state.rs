@@ -1,16 +1,15 @@
 //! `state`: the OCI state JSON, with the status derived live.
 
 use crate::error::Result;
-use crate::state::{State, StateDir, Status};
+use crate::state::{State, Status};
 use serde_json::{Value, json};
 use std::path::Path;
 
 pub const OCI_VERSION: &str = "1.3.0";
 
 pub fn state(root: &Path, id: &str) -> Result<Value> {
-    let dir = StateDir::open(root, id)?;
-    let st = dir.load()?;
-    Ok(to_json(&st, super::status(&dir, &st)))
+    let st = crate::state::read(root, id)?;
+    Ok(to_json(&st, super::status(&root.join(id), &st)))
 }
 
 pub fn to_json(st: &State, status: Status) -> Value {

@@ -147,7 +147,7 @@ fn parse_resources(data: &[u8]) -> Result<LinuxResources> {
 pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
-    if super::status(&dir, &st) == Status::Stopped {
+    if super::status(&dir.path, &st) == Status::Stopped {
         bail!("container not running");
     }
     let kernel = resources

@@ -47,6 +47,9 @@ pub struct Init<'a> {
     pub console: Option<OwnedFd>,
     /// fds to become our 0, 1, 2 (see CreateOptions::stdio).
     pub stdio: Option<[std::os::fd::RawFd; 3]>,
+    /// Our copy of the state dir's lock fd, closed first thing: a copy
+    /// would hold the lock as long as we live.
+    pub state_lock: std::os::fd::RawFd,
 }
 
 /// Runs in the child; never returns.
@@ -101,6 +104,10 @@ pub fn has_create_hooks(spec: &Spec) -> bool {
 
 /// Everything up to the exec, and our fd directory (see [`own_fd_dir`]).
 fn setup(init: &Init) -> Result<(Prepared, OwnedFd)> {
+    if init.state_lock >= 0 {
+        // SAFETY: our copy of the parent's lock fd, unused by anything here.
+        unsafe { libc::close(init.state_lock) };
+    }
     let spec = init.spec;
     // Nothing of the container may ptrace us or open /proc/<pid>/exe while
     // we still run the host's hull binary.
@@ -319,8 +326,15 @@ fn own_fd_dir() -> Result<OwnedFd> {
 
 /// Wait for `start` (create), then exec. Returns only on failure.
 fn finish(init: &Init, p: Prepared, fds: &OwnedFd) -> Error {
-    if let Err(e) = init.chan.send(&Msg::Ready) {
-        return e;
+    let created = || match init.mode {
+        Mode::Create { .. } => matches!(init.chan.recv(), Ok(Some(Msg::Created))),
+        Mode::Exec => true,
+    };
+    if init.chan.send(&Msg::Ready).is_err() || !created() {
+        // Our parent died before it recorded us: nobody can start or find
+        // us, and nobody hears an error; go quietly.
+        // SAFETY: plain _exit of this process.
+        unsafe { libc::_exit(1) }
     }
     // `start` waits for this end of the fifo to close: at our execve.
     let _fifo_end = match &init.mode {
