@@ -200,6 +200,42 @@ pub fn cloexec_from_in_child(first: u32) {
     }
 }
 
+/// setresuid(2) as the kernel has it: for the calling thread only. glibc's
+/// wrapper applies it to every thread it knows of (signals and futex waits
+/// on its thread list), which in a child cloned from a threaded caller
+/// lists threads that are not there: it would hang.
+pub fn setresuid_thread(uid: u32) -> Result<(), Errno> {
+    // SAFETY: plain syscall with integer arguments.
+    Errno::result(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(drop)
+}
+
+/// setresgid(2) for the calling thread only (see [`setresuid_thread`]).
+pub fn setresgid_thread(gid: u32) -> Result<(), Errno> {
+    // SAFETY: plain syscall with integer arguments.
+    Errno::result(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }).map(drop)
+}
+
+/// setgroups(2) for the calling thread only (see [`setresuid_thread`]).
+pub fn setgroups_thread(groups: &[u32]) -> Result<(), Errno> {
+    // SAFETY: the pointer and length describe a live slice.
+    Errno::result(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })
+        .map(drop)
+}
+
+/// `--preserve-fds N`: fds 3 .. 3+N must all be open in the caller.
+pub fn check_preserved_fds(count: u32) -> crate::error::Result<()> {
+    for fd in 3..3u64.saturating_add(count as u64) {
+        let Ok(fd) = RawFd::try_from(fd) else {
+            crate::bail!("--preserve-fds {count}: more fds than a process can have");
+        };
+        // SAFETY: F_GETFD only reads the flags of an fd number.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            crate::bail!("--preserve-fds {count}: fd {fd} is not open");
+        }
+    }
+    Ok(())
+}
+
 /// `/proc/self/fd/N`: the path through which the kernel reaches an fd's
 /// file, used to mount onto a target opened safely inside the rootfs.
 pub fn fd_path(fd: RawFd) -> String {

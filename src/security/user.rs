@@ -2,22 +2,17 @@
 //! /etc/passwd when the config does not set it (as runc does).
 
 use crate::error::{Context, Result};
-use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::User;
 
 pub fn switch(user: &User, setgroups_allowed: bool) -> Result<()> {
+    use crate::sys::{setgroups_thread, setresgid_thread, setresuid_thread};
     if setgroups_allowed {
-        let groups: Vec<Gid> = user
-            .additional_gids()
-            .iter()
-            .flatten()
-            .map(|g| Gid::from_raw(*g))
-            .collect();
-        nix::unistd::setgroups(&groups).ctx(|| "setgroups (process.user.additionalGids)")?;
+        let groups = user.additional_gids().as_deref().unwrap_or_default();
+        setgroups_thread(groups).ctx(|| "setgroups (process.user.additionalGids)")?;
     }
-    let (uid, gid) = (Uid::from_raw(user.uid()), Gid::from_raw(user.gid()));
-    nix::unistd::setresgid(gid, gid, gid).ctx(|| format!("setgid {gid} (process.user.gid)"))?;
-    nix::unistd::setresuid(uid, uid, uid).ctx(|| format!("setuid {uid} (process.user.uid)"))?;
+    let (uid, gid) = (user.uid(), user.gid());
+    setresgid_thread(gid).ctx(|| format!("setgid {gid} (process.user.gid)"))?;
+    setresuid_thread(uid).ctx(|| format!("setuid {uid} (process.user.uid)"))?;
     Ok(())
 }
 
