@@ -137,6 +137,40 @@ fn console_socket_gets_the_pty_master_and_its_name() {
     t.delete("tty1").ok();
 }
 
+/// As runc: the pty is the process user's, in devpts' group (gid=5, tty).
+#[test]
+fn the_pty_belongs_to_the_process_user() {
+    let t = Test::new();
+    for (uid, id) in [(0, "root"), (1000, "user")] {
+        let b = t.bundle();
+        b.config(|c| {
+            c["process"]["terminal"] = json!(true);
+            c["process"]["user"] = json!({"uid": uid, "gid": uid});
+        })
+        .sh("stat -c owner=%u:%g $(tty)");
+        let (listener, sock) = console_socket(&t, &format!("{id}.sock"));
+        t.hull(&[
+            "create",
+            "--console-socket",
+            sock.to_str().unwrap(),
+            "--bundle",
+            b.path(),
+            id,
+        ])
+        .ok();
+        let (master, _) = receive_console(&listener);
+        t.start(id).ok();
+        let out = read_pty(&master, |s| s.contains("owner="));
+        let owner = out
+            .lines()
+            .find_map(|l| l.strip_prefix("owner="))
+            .unwrap_or_default();
+        assert_eq!(owner.trim(), format!("{uid}:5"), "{out}");
+        t.wait_status(id, "stopped");
+        t.delete(id).ok();
+    }
+}
+
 #[test]
 fn terminal_without_console_socket_is_refused_by_create() {
     let t = Test::new();
@@ -702,14 +736,15 @@ fn all_six_hooks_run_in_order_with_state_args_and_env() {
             "{kind}: hull's environment leaked into the hook: {:?}",
             r.env
         );
+        // Spec v1.3: the container is `creating` until create returns,
+        // `created` when `start` runs startContainer.
         let want = match kind {
+            "startContainer" => "created",
             "poststart" => "running",
             "poststop" => "stopped",
             _ => "creating",
         };
-        if kind != "startContainer" {
-            assert_eq!(r.state["status"], want, "{kind}: {}", r.state);
-        }
+        assert_eq!(r.state["status"], want, "{kind}: {}", r.state);
         assert_eq!(r.state["id"], "hk", "{kind}: {}", r.state);
         assert_eq!(r.state["bundle"], b.path(), "{kind}: {}", r.state);
         assert!(r.state["ociVersion"].is_string(), "{kind}: {}", r.state);
@@ -861,6 +896,83 @@ fn a_failing_poststop_hook_only_warns() {
         "{out}"
     );
     assert!(t.state_entries().is_empty());
+}
+
+/// Spec v1.3: a failing poststop hook is a warning, and the rest still run.
+#[test]
+fn every_poststop_hook_runs_after_one_fails() {
+    let t = Test::new();
+    let b = t.bundle();
+    let mark = t.dir.join("second-ran");
+    b.args(&["true"]).config(|c| {
+        c["hooks"] = json!({"poststop": [
+            {"path": "/bin/false"},
+            {"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", mark.display())]},
+        ]})
+    });
+    t.run(&b, "stops").ok();
+    let state: Value = serde_json::from_str(&fs::read_to_string(&mark).unwrap()).unwrap();
+    assert_eq!(state["status"], "stopped");
+}
+
+/// Lifecycle steps 12-13: a container whose create-time hook failed is
+/// destroyed, and its poststop hooks run.
+#[test]
+fn a_failing_create_time_hook_still_runs_poststop() {
+    let t = Test::new();
+    for (kind, id) in [
+        ("prestart", "pre"),
+        ("createRuntime", "crt"),
+        ("createContainer", "cct"),
+    ] {
+        let b = t.bundle();
+        let mark = t.dir.join(format!("poststop-{id}"));
+        b.args(&["true"]).config(|c| {
+            c["hooks"] = json!({
+                kind: [{"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]}],
+                "poststop": [{"path": "/bin/sh",
+                    "args": ["sh", "-c", format!("cat > {}", mark.display())]}],
+            })
+        });
+        t.create(&b, id).fails_with(kind);
+        t.assert_nothing_left(id);
+        let state: Value = serde_json::from_str(
+            &fs::read_to_string(&mark).unwrap_or_else(|_| panic!("{kind}: no poststop")),
+        )
+        .unwrap();
+        assert_eq!(state["id"], id);
+        assert_eq!(state["status"], "stopped");
+    }
+}
+
+/// startContainer hooks run in the container with its process's
+/// environment when they name none (as runc), and one that fails makes
+/// `start` fail with the hook's error.
+#[test]
+fn start_container_hooks_get_the_process_env_and_fail_start() {
+    let t = Test::new();
+    let dir = t.host_dir("sc");
+    let b = t.bundle();
+    b.bind(&dir, "/mnt", &["rw"]);
+    b.args(&["sleep", "1000"]).env(&["FROM_PROCESS=yes"]);
+    b.config(|c| {
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/sh",
+            "args": ["sh", "-c", "env > /mnt/env"]}]})
+    });
+    t.create(&b, "scenv").ok();
+    t.start("scenv").ok();
+    let env = fs::read_to_string(dir.join("env")).unwrap();
+    assert!(env.lines().any(|l| l == "FROM_PROCESS=yes"), "{env}");
+    t.hull(&["delete", "--force", "scenv"]).ok();
+
+    let b = one_hook(&t, "startContainer", "echo nope >&2; exit 6", None);
+    b.args(&["sleep", "1000"]);
+    t.create(&b, "scfail").ok();
+    let out = t.start("scfail");
+    assert_eq!(out.code, 1, "{out}");
+    out.fails_with("hooks.startContainer[0] (/bin/sh): exit status 6: nope");
+    t.wait_status("scfail", "stopped");
+    t.delete("scfail").ok();
 }
 
 #[test]

@@ -180,3 +180,34 @@ fn preserve_fds_passes_the_first_n() {
     pass_fds(&mut cmd, pass());
     assert_eq!(t.output(&mut cmd).ok().stdout, "kept\n");
 }
+
+/// As runc: the cwd is entered before the user switch, so a directory
+/// only the container's root may enter still works as a non-root user's
+/// cwd (runc bats: "create can chdir if runc has access", "exec --user
+/// with no access to cwd").
+#[test]
+fn a_cwd_only_root_may_enter_works_for_another_user() {
+    let t = Test::new();
+    let b = t.bundle_own_rootfs();
+    let secret = b.rootfs.join("secret");
+    fs::create_dir_all(&secret).unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o700)).unwrap();
+    b.config(|c| {
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        c["process"]["cwd"] = json!("/secret");
+    });
+    b.sh("pwd; id -u; sleep 1000 & wait");
+    t.run_detached(&b, "cwd");
+    let out = t
+        .hull(&[
+            "exec",
+            "--user",
+            "1000:1000",
+            "--cwd",
+            "/secret",
+            "cwd",
+            "pwd",
+        ])
+        .ok();
+    assert_eq!(out.lines(), ["/secret"], "{out}");
+}

@@ -20,7 +20,15 @@ pub fn connect(path: &Path) -> Result<UnixStream> {
 /// our controlling terminal and stdio, send the master to `socket`.
 /// /dev/console becomes the pty when `bind_console` (the container's init,
 /// never an exec'd process, which must not take the init's console).
-pub fn setup(socket: BorrowedFd, size: Option<(u16, u16)>, bind_console: bool) -> Result<()> {
+/// The pty is owned by `uid` (the process's user), its group left as
+/// devpts gives it (`gid=5`: tty), as runc: programs that check their
+/// terminal's owner (ssh, su, script) then work for a non-root user.
+pub fn setup(
+    socket: BorrowedFd,
+    size: Option<(u16, u16)>,
+    bind_console: bool,
+    uid: u32,
+) -> Result<()> {
     let master = nix::fcntl::open(
         "/dev/ptmx",
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -52,6 +60,15 @@ pub fn setup(socket: BorrowedFd, size: Option<(u16, u16)>, bind_console: bool) -
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
     if let Some((rows, cols)) = size {
         set_size(slave.as_fd(), rows, cols)?;
+    }
+    if uid != 0 {
+        // SAFETY: fchown of the fd we just opened; gid -1 leaves it be.
+        let r = unsafe { libc::fchown(slave.as_raw_fd(), uid, u32::MAX) };
+        match nix::errno::Errno::result(r) {
+            // An id not mapped in our user namespace: leave it as it is.
+            Ok(_) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM) => {}
+            Err(e) => return Err(e).ctx(|| format!("chown {name} to {uid}")),
+        }
     }
     nix::unistd::setsid().ctx(|| "setsid")?;
     // SAFETY: make the slave our controlling terminal.

@@ -10,28 +10,56 @@ use std::os::unix::process::CommandExt;
 use std::process::{ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The environment of a hook whose config gives none, as runc: the
+/// runtime's own for hooks run by the runtime, the container process's
+/// for the ones run in the container (createContainer, startContainer).
+#[derive(Clone, Copy)]
+pub enum DefaultEnv<'a> {
+    Runtime,
+    Process(&'a [String]),
+}
+
 /// Run each hook of a kind in order; the first failure stops.
-pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state: &str) -> Result<()> {
+pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state: &str, env: DefaultEnv) -> Result<()> {
     for (i, hook) in hooks.into_iter().flatten().enumerate() {
-        run(hook, state).map_err(|e| {
-            Error::new(format!(
-                "hooks.{kind}[{i}] ({}): {e}",
-                hook.path().display()
-            ))
-        })?;
+        run(hook, state, env).map_err(|e| in_hook(kind, i, hook, e))?;
     }
     Ok(())
 }
 
-pub fn run(hook: &Hook, state: &str) -> Result<()> {
+/// Run every hook of a kind, a failure only warned about (poststop:
+/// spec v1.3 says log a warning and go on with the rest).
+pub fn run_all_warn(kind: &str, hooks: Option<&Vec<Hook>>, state: &str) {
+    for (i, hook) in hooks.into_iter().flatten().enumerate() {
+        if let Err(e) = run(hook, state, DefaultEnv::Runtime) {
+            crate::log::warn(&in_hook(kind, i, hook, e).to_string());
+        }
+    }
+}
+
+fn in_hook(kind: &str, i: usize, hook: &Hook, e: Error) -> Error {
+    Error::new(format!(
+        "hooks.{kind}[{i}] ({}): {e}",
+        hook.path().display()
+    ))
+}
+
+pub fn run(hook: &Hook, state: &str, env: DefaultEnv) -> Result<()> {
     let mut cmd = Command::new(hook.path());
     if let Some((argv0, rest)) = hook.args().as_ref().and_then(|a| a.split_first()) {
         cmd.arg0(argv0).args(rest);
     }
-    cmd.env_clear();
-    for kv in hook.env().iter().flatten() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    let vars = match (hook.env(), env) {
+        (Some(vars), _) => Some(vars.as_slice()),
+        (None, DefaultEnv::Process(vars)) => Some(vars),
+        (None, DefaultEnv::Runtime) => None,
+    };
+    if let Some(vars) = vars {
+        cmd.env_clear();
+        for kv in vars {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
     cmd.stdin(Stdio::piped())

@@ -60,6 +60,10 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
             "config.json: process.terminal: needs --console-socket (or `hull run` in the foreground)"
         );
     }
+    if !terminal && matches!(opts.console, Console::Socket(_)) {
+        bail!("--console-socket: given, but config.json: process.terminal is not set");
+    }
+    sys::check_preserved_fds(opts.preserve_fds)?;
     // A bad profile is refused before the host is touched.
     let seccomp = compile_seccomp(&bundle.spec)?;
     let linux = bundle.spec.linux().as_ref();
@@ -102,6 +106,17 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
         let _ = cgroup.kill_all(nix::libc::SIGKILL);
         let _ = cgroup.destroy();
         let _ = dir.remove();
+        // The container is destroyed: lifecycle steps 12-13 (spec v1.3).
+        let poststop = bundle
+            .spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststop().as_ref());
+        if poststop.is_some_and(|h| !h.is_empty()) {
+            st.pid = 0;
+            let json = crate::container::state::to_json(&st, state::Status::Stopped);
+            crate::hooks::run_all_warn("poststop", poststop, &json.to_string());
+        }
     }
     result
 }
@@ -228,15 +243,21 @@ fn run_runtime_hooks(chan: &Channel, spec: &Spec, st: &State) -> Result<()> {
     chan.expect(Msg::Mounted)?;
     let json = crate::container::state::to_json_status(st, "creating").to_string();
     let hooks = spec.hooks().as_ref();
-    let result =
-        crate::hooks::run_all("prestart", hooks.and_then(|h| h.prestart().as_ref()), &json)
-            .and_then(|()| {
-                crate::hooks::run_all(
-                    "createRuntime",
-                    hooks.and_then(|h| h.create_runtime().as_ref()),
-                    &json,
-                )
-            });
+    let runtime = crate::hooks::DefaultEnv::Runtime;
+    let result = crate::hooks::run_all(
+        "prestart",
+        hooks.and_then(|h| h.prestart().as_ref()),
+        &json,
+        runtime,
+    )
+    .and_then(|()| {
+        crate::hooks::run_all(
+            "createRuntime",
+            hooks.and_then(|h| h.create_runtime().as_ref()),
+            &json,
+            runtime,
+        )
+    });
     match result {
         Ok(()) => chan.send(&Msg::State(json)),
         Err(e) => {

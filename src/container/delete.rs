@@ -60,9 +60,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     if poststop.as_ref().is_some_and(|h| !h.is_empty()) {
         let json = super::state::to_json(&st, Status::Stopped).to_string();
         // A failing poststop hook only warns: the container is gone already.
-        if let Err(e) = crate::hooks::run_all("poststop", poststop.as_ref(), &json) {
-            crate::log::warn(&e.to_string());
-        }
+        crate::hooks::run_all_warn("poststop", poststop.as_ref(), &json);
     }
     Ok(())
 }

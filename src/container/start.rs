@@ -31,7 +31,8 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     let poststart = st.hooks.as_ref().and_then(|h| h.poststart().as_ref());
     if poststart.is_some_and(|h| !h.is_empty()) {
         let json = super::state::to_json_status(&st, "running").to_string();
-        if let Err(e) = crate::hooks::run_all("poststart", poststart, &json) {
+        let env = crate::hooks::DefaultEnv::Runtime;
+        if let Err(e) = crate::hooks::run_all("poststart", poststart, &json, env) {
             // Spec v1.3: a failing poststart hook stops the container.
             let _ = crate::sys::pidfd_send_signal(std::os::fd::AsFd::as_fd(&pidfd), libc::SIGKILL);
             return Err(e);
@@ -59,6 +60,7 @@ fn wait_released(fifo: &OwnedFd, pidfd: &OwnedFd) -> Result<()> {
         },
     ];
     let mut released = false;
+    let mut why = Vec::new();
     loop {
         // Once released, only the fifo's end matters.
         let n_fds = if released { 1 } else { 2 };
@@ -72,11 +74,18 @@ fn wait_released(fifo: &OwnedFd, pidfd: &OwnedFd) -> Result<()> {
             return Err(e).ctx(|| "wait for container init");
         }
         if fds[0].revents != 0 {
-            let mut b = [0u8; 8];
+            let mut b = [0u8; 512];
             match nix::unistd::read(fifo, &mut b) {
-                Ok(0) if released => return Ok(()),
+                Ok(0) if released && why.is_empty() => return Ok(()),
+                // The init's error after its byte: a startContainer hook or
+                // the exec failed.
+                Ok(0) if released => bail!("{}", String::from_utf8_lossy(&why)),
                 Ok(0) => bail!("container init exited before start"),
-                Ok(_) => released = true,
+                Ok(n) if released => why.extend_from_slice(&b[..n]),
+                Ok(n) => {
+                    released = true;
+                    why.extend_from_slice(&b[1..n]);
+                }
                 Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(e).ctx(|| "read exec fifo"),
             }

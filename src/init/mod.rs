@@ -147,7 +147,8 @@ fn setup(init: &Init) -> Result<(Prepared, OwnedFd)> {
         // Not without a mount namespace of our own: that would mount on the host.
         let bind_console = matches!(init.mode, Mode::Create { .. })
             && crate::config::new_namespace(spec, LinuxNamespaceType::Mount);
-        crate::console::setup(console.as_fd(), size, bind_console)?;
+        let uid = init.process.user().uid();
+        crate::console::setup(console.as_fd(), size, bind_console, uid)?;
     }
     if let Mode::Create { .. } = init.mode {
         // Before a read-only root is sealed: runc creates a missing cwd too.
@@ -186,9 +187,8 @@ fn build_container(
     let userns = crate::config::new_namespace(spec, LinuxNamespaceType::User);
     if userns {
         // Root of the new user namespace, through the maps just written.
-        let root = (nix::unistd::Uid::from_raw(0), nix::unistd::Gid::from_raw(0));
-        nix::unistd::setresgid(root.1, root.1, root.1).ctx(|| "setgid 0 in user namespace")?;
-        nix::unistd::setresuid(root.0, root.0, root.0).ctx(|| "setuid 0 in user namespace")?;
+        crate::sys::setresgid_thread(0).ctx(|| "setgid 0 in user namespace")?;
+        crate::sys::setresuid_thread(0).ctx(|| "setuid 0 in user namespace")?;
     }
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).ctx(|| format!("sethostname {h:?}"))?;
@@ -221,8 +221,13 @@ fn build_container(
             "createContainer",
             hooks.and_then(|h| h.create_container().as_ref()),
             &json,
+            process_env(init),
         )?;
-        state = Some(json);
+        // startContainer hooks run during `start`: the container is created.
+        let mut created: serde_json::Value =
+            serde_json::from_str(&json).map_err(|e| Error::new(format!("sync: state: {e}")))?;
+        created["status"] = "created".into();
+        state = Some(created.to_string());
     }
     if new_mnt {
         crate::rootfs::enter(rootfs, no_pivot)?;
@@ -286,6 +291,14 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
     if !nnp && let Some(filter) = init.seccomp {
         load_seccomp(init, filter)?;
     }
+    // As runc: enter the cwd while we may still reach anything the
+    // container's root may; one only the user may enter (root squashed on
+    // NFS) is entered again after the switch.
+    let entered = match nix::unistd::chdir(process.cwd()) {
+        Ok(()) => check_cwd(process.cwd(), &cwd).map(|()| true)?,
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) => false,
+        Err(e) => return Err(e).ctx(|| format!("process.cwd: chdir {}", process.cwd().display())),
+    };
     if let Some(caps) = process.capabilities() {
         security::caps::before_user(caps)?;
     }
@@ -294,8 +307,11 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
     if let Some(caps) = process.capabilities() {
         security::caps::after_user(caps)?;
     }
-    // chdir as the user, so a directory it may not enter is an error now.
-    enter_cwd(process.cwd(), &cwd)?;
+    if !entered {
+        nix::unistd::chdir(process.cwd())
+            .ctx(|| format!("process.cwd: chdir {}", process.cwd().display()))?;
+        check_cwd(process.cwd(), &cwd)?;
+    }
     drop(cwd);
     security::user::umask(user);
     if nnp {
@@ -337,13 +353,25 @@ fn finish(init: &Init, p: Prepared, fds: &OwnedFd) -> Error {
         unsafe { libc::_exit(1) }
     }
     // `start` waits for this end of the fifo to close: at our execve.
-    let _fifo_end = match &init.mode {
+    let fifo_end = match &init.mode {
         Mode::Create { fifo, .. } => match wait_for_start(fifo, fds) {
             Ok(end) => Some(end),
             Err(e) => return e,
         },
         Mode::Exec => None,
     };
+    let e = start_program(init, p, fds);
+    // `start` reads the fifo to its end: what follows our byte is why we
+    // did not exec, and its error (it closes at a successful execve).
+    if let Some(mut end) = fifo_end {
+        use std::io::Write;
+        let _ = end.write_all(e.to_string().as_bytes());
+    }
+    e
+}
+
+/// startContainer hooks, then execve. Returns only on failure.
+fn start_program(init: &Init, p: Prepared, fds: &OwnedFd) -> Error {
     if let Mode::Create { .. } = &init.mode {
         let hooks = init
             .spec
@@ -351,7 +379,8 @@ fn finish(init: &Init, p: Prepared, fds: &OwnedFd) -> Error {
             .as_ref()
             .and_then(|h| h.start_container().as_ref());
         if let (Some(hooks), Some(state)) = (hooks, &p.state)
-            && let Err(e) = crate::hooks::run_all("startContainer", Some(hooks), state)
+            && let Err(e) =
+                crate::hooks::run_all("startContainer", Some(hooks), state, process_env(init))
         {
             return e;
         }
@@ -373,6 +402,11 @@ fn finish(init: &Init, p: Prepared, fds: &OwnedFd) -> Error {
     }
     let e = security::trampoline::exec(p.trampoline.as_ref(), &p.program, &p.argv, &p.env);
     Error::new(format!("exec {:?}: {}", p.program, Error::from(e)))
+}
+
+/// What hooks in the container see when their config gives no env.
+fn process_env<'a>(init: &'a Init) -> crate::hooks::DefaultEnv<'a> {
+    crate::hooks::DefaultEnv::Process(init.process.env().as_deref().unwrap_or_default())
 }
 
 /// Load the filter; a notify listener goes to the parent, which forwards
@@ -438,13 +472,11 @@ fn resolve_cwd(cwd: &Path) -> Result<OwnedFd> {
     .ctx(what)
 }
 
-/// chdir into process.cwd as the user, after the capabilities are set, as
-/// runc does: a directory the user may not reach is an error now. It must
-/// land on the directory [`resolve_cwd`] found; chdir and stat are the only
-/// syscalls here, as seccomp may already be loaded.
-fn enter_cwd(cwd: &Path, resolved: &OwnedFd) -> Result<()> {
+/// After chdir into process.cwd: we must have landed on the directory
+/// [`resolve_cwd`] found. stat is the only syscall here, as seccomp may
+/// already be loaded.
+fn check_cwd(cwd: &Path, resolved: &OwnedFd) -> Result<()> {
     let what = || format!("process.cwd: chdir {}", cwd.display());
-    nix::unistd::chdir(cwd).ctx(what)?;
     let here = nix::sys::stat::stat(".").ctx(what)?;
     let there = nix::sys::stat::fstat(resolved).ctx(what)?;
     if (here.st_dev, here.st_ino) != (there.st_dev, there.st_ino) {
