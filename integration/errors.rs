@@ -304,3 +304,108 @@ fn unsupported_fields_are_refused() {
         &["mounts[7].uidMappings", "not supported"],
     );
 }
+
+// ---------------------------------------------------------------------------
+// What runc refuses and hull accepted (issue 10, item 18)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn json_nested_without_bound_is_refused_before_parsing() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let t = Test::new();
+    let b = t.bundle();
+    let text = fs::read_to_string(b.dir.join("config.json")).unwrap();
+    let text = text.replacen('{', &format!("{{\"x\": {deep},"), 1);
+    fs::write(b.dir.join("config.json"), text).unwrap();
+    t.create(&b, "deep")
+        .fails_with("config.json: nested deeper than 64 levels");
+    t.assert_nothing_left("deep");
+    let doc = t.dir.join("resources.json");
+    fs::write(&doc, format!("{{\"memory\": {deep}}}")).unwrap();
+    t.hull(&["update", "--resources", doc.to_str().unwrap(), "none"])
+        .fails_with("nested deeper than 64 levels");
+}
+
+#[test]
+fn seccomp_notify_on_write_is_refused() {
+    create_fails(
+        |c| {
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "listenerPath": "/run/agent.sock",
+                "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_NOTIFY"}]
+            })
+        },
+        &["linux.seccomp.syscalls[0]: SCMP_ACT_NOTIFY cannot be used for the write syscall"],
+    );
+}
+
+#[test]
+fn preserve_fds_beyond_the_callers_and_a_needless_console_socket_are_refused() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.args(&["true"]);
+    t.hull(&[
+        "create",
+        "--preserve-fds",
+        "100000",
+        "--bundle",
+        b.path(),
+        "fds",
+    ])
+    .fails_with("--preserve-fds 100000: fd ");
+    t.assert_nothing_left("fds");
+    let sock = t.dir.join("console.sock");
+    t.hull(&[
+        "create",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "--bundle",
+        b.path(),
+        "cons",
+    ])
+    .fails_with("--console-socket: given, but config.json: process.terminal is not set");
+    t.assert_nothing_left("cons");
+}
+
+#[test]
+fn exec_refuses_a_relative_cwd_and_replaces_an_env_variable() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.args(&["sleep", "1000"]).env(&["K=from_spec"]);
+    t.run_detached(&b, "ex");
+    t.hull(&["exec", "--cwd", "tmp", "ex", "true"])
+        .fails_with(r#"exec: --cwd "tmp": must be an absolute path"#);
+    let out = t
+        .hull(&[
+            "exec",
+            "--env",
+            "K=from_cli",
+            "ex",
+            "sh",
+            "-c",
+            "env | grep ^K=",
+        ])
+        .ok();
+    assert_eq!(out.lines(), ["K=from_cli"], "{out}");
+    // A process.json without a user runs as the container's (runc).
+    let file = t.dir.join("process.json");
+    fs::write(
+        &file,
+        json!({"args": ["id", "-u"], "cwd": "/", "env": [PATH_ENV]}).to_string(),
+    )
+    .unwrap();
+    let out = t
+        .hull(&["exec", "--process", file.to_str().unwrap(), "ex"])
+        .ok();
+    assert_eq!(out.lines(), ["0"], "{out}");
+    let sock = t.dir.join("console.sock");
+    t.hull(&[
+        "exec",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "ex",
+        "true",
+    ])
+    .fails_with("exec: --console-socket given without a terminal (--tty)");
+}

@@ -252,6 +252,37 @@ fn rootfs_propagation() {
     );
 }
 
+/// On a host whose `/` is shared (every systemd host), pivot_root refuses
+/// shared mounts around it: hull keeps them slaves until the new root is
+/// in place, then makes it shared as asked. Run in a mount namespace of
+/// the test's own whose mounts are all shared.
+#[test]
+fn rootfs_propagation_shared_on_a_shared_host_root() {
+    let t = Test::new();
+    let b = t.bundle_own_rootfs();
+    b.config(|c| c["linux"]["rootfsPropagation"] = json!("shared"));
+    b.sh("cat /proc/self/mountinfo");
+    for (id, prop) in [("shared", Some("shared")), ("default", None)] {
+        b.config(|c| match prop {
+            Some(p) => c["linux"]["rootfsPropagation"] = json!(p),
+            None => c["linux"]
+                .as_object_mut()
+                .unwrap()
+                .remove("rootfsPropagation")
+                .map(drop)
+                .unwrap_or(()),
+        });
+        let mut cmd = Command::new("unshare");
+        cmd.args(["-m", "--propagation", "shared", HULL, "--root"])
+            .arg(&t.root)
+            .args(["run", "--bundle", b.path(), id]);
+        let out = t.output(&mut cmd).ok();
+        let root = mount_at(&out.stdout, "/");
+        let shared = root.tags.iter().any(|t| t.starts_with("shared:"));
+        assert_eq!(shared, prop.is_some(), "{id}: {root:?}\n{out}");
+    }
+}
+
 /// A shared mount point whose path has a space holds the rootfs: pivot_root
 /// needs that mount made private, found in mountinfo, which escapes the space.
 #[test]
@@ -510,4 +541,29 @@ fn mount_destination_symlink_stays_in_the_rootfs() {
 #[test]
 fn mount_destination_through_dangling_symlink_is_created_in_the_rootfs() {
     mount_through_symlinks(false);
+}
+
+/// A read-only /dev tmpfs (runc bats "ro /dev mount"): its submounts and
+/// device nodes are made first, then it turns read-only.
+#[test]
+fn a_read_only_dev_still_gets_its_mounts_and_devices() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.config(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                m["options"].as_array_mut().unwrap().push(json!("ro"));
+            }
+        }
+    });
+    let out = t.run_sh(
+        &b,
+        "rodev",
+        "ls -d /dev/pts /dev/null; echo x > /dev/null && echo null-ok; \
+         touch /dev/new 2>/dev/null && echo WRITABLE || echo read-only",
+    );
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["/dev/null", "/dev/pts", "null-ok", "read-only"]
+    );
 }

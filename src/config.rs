@@ -29,6 +29,7 @@ pub struct Extras {
 pub fn load_spec(path: &Path) -> Result<(Spec, Extras)> {
     let text = std::fs::read(path)
         .map_err(|e| Error::new(format!("read {}: {}", path.display(), Error::from(e))))?;
+    check_depth(&text).map_err(|e| Error::new(format!("config.json: {e}")))?;
     if contains(&text, b"SCHED_FLAG_RESET_ON_FORK") || contains(&text, b"SCHED_FLAG_DL_OVERRUN") {
         // Rare: the spec's flag names, which oci-spec spells differently.
         let mut raw: Value =
@@ -40,6 +41,46 @@ pub fn load_spec(path: &Path) -> Result<(Spec, Extras)> {
         return parse(&text);
     }
     parse(&text)
+}
+
+/// The deepest nesting of arrays and objects any document hull reads may
+/// have; the runtime spec needs less than 10.
+pub const MAX_DEPTH: usize = 64;
+
+/// Refuse JSON nested deeper than [`MAX_DEPTH`] before any parser sees
+/// it: no parse, and no skipping of an unknown field, may recurse without
+/// bound. One pass over the bytes, strings skipped.
+pub fn check_depth(text: &[u8]) -> std::result::Result<(), String> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in text {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(format!("nested deeper than {MAX_DEPTH} levels"));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Parse a JSON document after [`check_depth`].
+pub fn from_json_slice(text: &[u8]) -> std::result::Result<Value, String> {
+    check_depth(text)?;
+    serde_json::from_slice(text).map_err(|e| e.to_string())
 }
 
 fn parse(text: &[u8]) -> Result<(Spec, Extras)> {

@@ -94,7 +94,9 @@ fn read_file(dir: &Path, id: &str) -> Result<State> {
         std::io::ErrorKind::NotFound => Error::new(format!("container {id:?} does not exist")),
         _ => Error::new(format!("read {}: {}", file.display(), Error::from(e))),
     })?;
-    serde_json::from_slice(&text).map_err(|e| Error::new(format!("{}: {e}", file.display())))
+    crate::config::check_depth(&text)
+        .and_then(|()| serde_json::from_slice(&text).map_err(|e| e.to_string()))
+        .map_err(|e| Error::new(format!("{}: {e}", file.display())))
 }
 
 /// An open, locked state dir of one container. The lock is an flock on

@@ -78,30 +78,50 @@ fn parse_process(mut v: Value, what: &str) -> Result<Process> {
 /// runc's rules: `--process` is the whole process; otherwise the
 /// container's own process with ARGS and the flags applied on top.
 fn build_process(root: &std::path::Path, a: &ExecArgs) -> Result<Process> {
+    let container_process = || -> Result<Value> {
+        let st_dir = root.join(&a.id);
+        hull::state::read(root, &a.id)?;
+        let (spec, _) = hull::config::load_spec(&st_dir.join("config.json"))?;
+        Ok(serde_json::to_value(spec.process()).unwrap_or(Value::Null))
+    };
     if let Some(file) = &a.process {
         let text = std::fs::read(file)
             .map_err(|e| Error::new(format!("read {}: {}", file.display(), Error::from(e))))?;
-        let v: Value = serde_json::from_slice(&text)
+        let mut v: Value = hull::config::from_json_slice(&text)
             .map_err(|e| Error::new(format!("{}: {e}", file.display())))?;
+        // runc: a process without a user runs as the container's.
+        if v.is_object() && v.get("user").is_none() {
+            let user = container_process()?.get("user").cloned();
+            v["user"] = user.unwrap_or_else(|| json!({"uid": 0, "gid": 0}));
+        }
         return parse_process(v, &file.display().to_string());
     }
     if a.args.is_empty() {
         hull::bail!("exec: no command given (ARGS or --process)");
     }
-    let dir = hull::state::StateDir::open(root, &a.id)?;
-    let spec = container::exec::container_spec(&dir)?;
-    let mut p = serde_json::to_value(spec.process()).unwrap_or(Value::Null);
+    let mut p = container_process()?;
     if !p.is_object() {
         p = json!({"cwd": "/", "user": {"uid": 0, "gid": 0}});
     }
     p["args"] = json!(a.args);
     p["terminal"] = json!(a.tty);
     if let Some(cwd) = &a.cwd {
+        if !cwd.starts_with('/') {
+            hull::bail!("exec: --cwd {cwd:?}: must be an absolute path");
+        }
         p["cwd"] = json!(cwd);
     }
     if !a.env.is_empty() {
         let mut env: Vec<Value> = p["env"].as_array().cloned().unwrap_or_default();
-        env.extend(a.env.iter().map(|e| json!(e)));
+        for kv in &a.env {
+            // A variable given again replaces the config's, as in runc.
+            let key = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k);
+            env.retain(|e| {
+                e.as_str()
+                    .is_none_or(|e| e.split_once('=').map_or(e, |(k, _)| k) != key)
+            });
+            env.push(json!(kv));
+        }
         p["env"] = Value::Array(env);
     }
     if let Some(user) = &a.user {

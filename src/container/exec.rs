@@ -54,6 +54,10 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     if terminal && matches!(opts.console, Console::None) {
         bail!("exec: a terminal needs --console-socket");
     }
+    if !terminal && matches!(opts.console, Console::Socket(_)) {
+        bail!("exec: --console-socket given without a terminal (--tty)");
+    }
+    sys::check_preserved_fds(opts.preserve_fds)?;
     let joins = Joins::of_process(st.pid)?;
     let seccomp = create::compile_seccomp(&spec)?;
     let console = if terminal {

@@ -131,6 +131,7 @@ fn parse_resources(data: &[u8]) -> Result<LinuxResources> {
     if data.iter().all(u8::is_ascii_whitespace) {
         bail!("no JSON (empty input)");
     }
+    crate::config::check_depth(data).map_err(Error::new)?;
     let mut de = serde_json::Deserializer::from_slice(data);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

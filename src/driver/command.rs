@@ -218,6 +218,7 @@ fn ser_device_type<S: Serializer>(c: &char, s: S) -> std::result::Result<S::Ok, 
 impl Command {
     /// Parse a Command document; errors name the offending key.
     pub fn from_json(text: &[u8]) -> Result<Command> {
+        crate::config::check_depth(text).map_err(|e| Error::new(format!("command: {e}")))?;
         let de = &mut serde_json::Deserializer::from_slice(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();

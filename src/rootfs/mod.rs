@@ -39,18 +39,18 @@ pub fn prepare(
     cgroup: &crate::cgroups::Cgroup,
 ) -> Result<()> {
     let linux = spec.linux().as_ref();
-    // Nothing we mount may propagate back to the host.
+    // Nothing we mount may propagate back to the host. pivot_root refuses
+    // shared mounts around it, so a requested "shared" waits for the new
+    // `/` (see `finish`); until then our mounts are slaves of the host's.
     let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
         Some(p) => propagation_flag(p)?,
-        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None => MsFlags::MS_SLAVE,
+    };
+    let prop = match prop.contains(MsFlags::MS_SHARED) {
+        true => MsFlags::MS_SLAVE,
+        false => prop,
     };
     mount_flags("/", prop | MsFlags::MS_REC)?;
-    // pivot_root refuses a new root whose parent mount is shared (as with
-    // rootfsPropagation "shared"): make that one mount private.
-    if prop.contains(MsFlags::MS_SHARED) {
-        let parent = mount_point_of(rootfs.parent().unwrap_or(Path::new("/")));
-        mount_flags(&parent.to_string_lossy(), MsFlags::MS_PRIVATE)?;
-    }
     // The rootfs becomes a mount point of its own, as pivot_root needs.
     mount(
         Some(rootfs),
@@ -62,9 +62,12 @@ pub fn prepare(
     .ctx(|| format!("bind rootfs {}", rootfs.display()))?;
     let root = path::open_root(rootfs)?;
     let mut dev_bound = false;
+    let mut read_only_later = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let label = linux.and_then(|l| l.mount_label().as_deref());
-        mounts::mount_entry(root.as_fd(), m, bundle, i, cgroup, label)?;
+        if mounts::mount_entry(root.as_fd(), m, bundle, i, cgroup, label)? {
+            read_only_later.push((i, m.destination()));
+        }
         if m.destination() == Path::new("/dev") && options::MountOptions::parse(m)?.is_bind() {
             dev_bound = true;
         }
@@ -75,6 +78,11 @@ pub fn prepare(
             .and_then(|l| l.devices().as_deref())
             .unwrap_or_default();
         devices::create_all(root.as_fd(), devices, in_userns)?;
+    }
+    for (i, dest) in read_only_later {
+        let what = || format!("mounts[{i}]: remount {} read-only", dest.display());
+        let target = mounts::reopen(root.as_fd(), dest, path::Kind::Dir).ctx(what)?;
+        mounts::remount_bind(&target, MsFlags::MS_RDONLY).ctx(what)?;
     }
     // Before /proc/sys is made read-only.
     crate::security::sysctl::apply_in(spec, root.as_fd(), Path::new("/proc"))?;
@@ -87,17 +95,6 @@ pub fn prepare(
         }
     }
     Ok(())
-}
-
-/// The mount point holding `path`: the longest mount point that prefixes it.
-fn mount_point_of(path: &Path) -> std::path::PathBuf {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    info.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|m| std::path::PathBuf::from(crate::sys::unescape_mountinfo(m)))
-        .filter(|m| path.starts_with(m))
-        .max_by_key(|m| m.as_os_str().len())
-        .unwrap_or_else(|| "/".into())
 }
 
 /// linux.maskedPaths: /dev/null over a file, an empty read-only tmpfs over a directory.

@@ -13,6 +13,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Mount entry `index` of the config into the rootfs opened as `root`.
+/// Returns whether it must be made read-only once every mount and device
+/// is in place: a read-only tmpfs (a `ro` /dev) is mounted writable first,
+/// or the mount points and nodes under it could not be made (as runc).
 pub fn mount_entry(
     root: BorrowedFd,
     m: &Mount,
@@ -20,8 +23,9 @@ pub fn mount_entry(
     index: usize,
     cgroup: &crate::cgroups::Cgroup,
     mount_label: Option<&str>,
-) -> Result<()> {
+) -> Result<bool> {
     let opts = MountOptions::parse(m).map_err(|e| Error::new(format!("mounts[{index}]: {e}")))?;
+    let mut read_only_later = false;
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
     let what = || {
@@ -100,6 +104,10 @@ pub fn mount_entry(
         if matches!(typ, "proc" | "sysfs") {
             flags |= MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
         }
+        if typ == "tmpfs" && flags.contains(MsFlags::MS_RDONLY) {
+            flags -= MsFlags::MS_RDONLY;
+            read_only_later = true;
+        }
         let data = with_mount_label(&opts.data, typ, mount_label);
         let data = (!data.is_empty()).then_some(data.as_str());
         mount(
@@ -136,7 +144,7 @@ pub fn mount_entry(
                 .ctx(|| format!("{}: set recursive attributes", what()))?;
         }
     }
-    Ok(())
+    Ok(read_only_later)
 }
 
 /// The destination of a proc or sysfs mount: an ordinary directory, no

@@ -4,7 +4,7 @@
 
 use crate::bail;
 use crate::error::{Context, Result};
-use oci_spec::runtime::LinuxSeccomp;
+use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
 use serde_json::{Value, json};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -16,6 +16,21 @@ pub fn validate(profile: &LinuxSeccomp, uses_notify: bool) -> Result<()> {
     }
     if profile.listener_metadata().is_some() && profile.listener_path().is_none() {
         bail!("linux.seccomp.listenerMetadata: set without listenerPath");
+    }
+    // The runtime itself writes (errors, the sync channel) after the
+    // filter is loaded: an agent holding `write` could deadlock it (runc
+    // refuses the same).
+    if profile.default_action() == LinuxSeccompAction::ScmpActNotify {
+        bail!("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action");
+    }
+    for (i, rule) in profile.syscalls().iter().flatten().enumerate() {
+        if rule.action() == LinuxSeccompAction::ScmpActNotify
+            && rule.names().iter().any(|n| n == "write")
+        {
+            bail!(
+                "linux.seccomp.syscalls[{i}]: SCMP_ACT_NOTIFY cannot be used for the write syscall"
+            );
+        }
     }
     Ok(())
 }
