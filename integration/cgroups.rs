@@ -226,6 +226,21 @@ fn memory_limits_are_visible_inside_and_on_the_host() {
     );
 }
 
+/// A limit too small for the init to even start: it is OOM-killed during
+/// setup, and the error says so and names the limit (issue 10, item 17).
+#[test]
+fn a_memory_limit_too_small_for_setup_is_named() {
+    let t = Test::new();
+    let b = t.bundle();
+    set_resources(&b, json!({"memory": {"limit": 1}}));
+    b.args(&["true"]);
+    t.create(&b, "tiny").fails_with(
+        "container init was killed by SIGKILL during setup: out of memory \
+         (linux.resources.memory.limit: 1)",
+    );
+    t.assert_nothing_left("tiny");
+}
+
 #[test]
 fn memory_over_the_limit_is_oom_killed() {
     let t = Test::new();

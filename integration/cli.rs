@@ -41,3 +41,158 @@ fn spec_writes_a_runnable_config() {
     t.hull(&["spec", "--bundle", dir.to_str().unwrap()])
         .fails_with("already exists");
 }
+
+// ---------------------------------------------------------------------------
+// runc's CLI behaviour (issue 10, items 19-20)
+// ---------------------------------------------------------------------------
+
+/// runc's default spec, without inheritable or ambient capabilities
+/// (CVE-2022-29162), with a terminal and a deny-all device rule.
+#[test]
+fn spec_is_runcs_default_without_inherited_capabilities() {
+    let t = Test::new();
+    let dir = t.host_dir("spec");
+    t.hull(&["spec", "--bundle", dir.to_str().unwrap()]).ok();
+    let config: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let caps = &config["process"]["capabilities"];
+    assert!(
+        caps.get("inheritable").is_none() && caps.get("ambient").is_none(),
+        "{caps}"
+    );
+    let mut bounding: Vec<&str> = caps["bounding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    bounding.sort();
+    assert_eq!(
+        bounding,
+        ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    );
+    assert_eq!(config["process"]["terminal"], true);
+    assert_eq!(
+        config["linux"]["resources"]["devices"],
+        json!([{"allow": false, "access": "rwm"}])
+    );
+}
+
+/// A usage error is one line naming the problem, exit 1 (runc); help is
+/// help, exit 0.
+#[test]
+fn usage_errors_are_one_line_and_exit_1() {
+    let t = Test::new();
+    for args in [
+        &["--bogus"][..],
+        &["kill"],
+        &["list", "--format", "xml"],
+        &["nosuch"],
+    ] {
+        let out = t.hull(args);
+        assert_eq!(out.code, 1, "{out}");
+        out.fails_with("hull: error: ");
+    }
+    let out = t.hull(&["create", "--help"]).ok();
+    assert!(out.stdout.contains("Usage: hull create"), "{out}");
+}
+
+#[test]
+fn kill_with_signal_0_probes_liveness() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.args(&["sleep", "1000"]);
+    t.run_detached(&b, "probe");
+    t.kill("probe", "0").ok();
+    assert_eq!(t.status("probe"), "running", "signal 0 must not signal");
+    t.kill("probe", "KILL").ok();
+    t.wait_status("probe", "stopped");
+    t.kill("probe", "0").fails_with("container not running");
+}
+
+#[test]
+fn list_json_keys_are_in_runcs_order() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.args(&["sleep", "1000"]);
+    t.create(&b, "order").ok();
+    let out = t.hull(&["list", "--format", "json"]).ok();
+    let keys = [
+        "ociVersion",
+        "id",
+        "pid",
+        "status",
+        "bundle",
+        "rootfs",
+        "created",
+        "owner",
+    ];
+    let at: Vec<usize> = keys
+        .iter()
+        .map(|k| {
+            out.stdout
+                .find(&format!("\"{k}\":"))
+                .unwrap_or_else(|| panic!("{k}: {out}"))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{out}");
+}
+
+/// --debug: debug lines on stderr, or in the --log file when there is one.
+#[test]
+fn debug_lines_go_to_stderr_or_the_log() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.args(&["true"]);
+    let out = t
+        .hull(&["--debug", "run", "--bundle", b.path(), "dbg"])
+        .ok();
+    assert!(
+        out.stderr.contains("level=debug") && out.stderr.contains("create dbg"),
+        "{out}"
+    );
+    let log = t.dir.join("debug.log");
+    let out = t
+        .hull(&[
+            "--debug",
+            "--log",
+            log.to_str().unwrap(),
+            "run",
+            "--bundle",
+            b.path(),
+            "dbg2",
+        ])
+        .ok();
+    assert!(!out.stderr.contains("level=debug"), "{out}");
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("level=debug") && text.contains("create dbg2"),
+        "{text}"
+    );
+    let json_log = t.dir.join("debug.json");
+    let json_arg = format!("--log={}", json_log.display());
+    t.hull(&[
+        "--debug",
+        &json_arg,
+        "--log-format",
+        "json",
+        "run",
+        "--bundle",
+        b.path(),
+        "dbg3",
+    ])
+    .ok();
+    let first = fs::read_to_string(&json_log).unwrap();
+    let line: Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(line["level"], "debug", "{first}");
+}
+
+#[test]
+fn ids_longer_than_a_file_name_are_refused_with_the_limit() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.args(&["true"]);
+    let long = "a".repeat(256);
+    t.create(&b, &long).fails_with("(at most 255)");
+    t.create(&b, &"a".repeat(255)).ok();
+}

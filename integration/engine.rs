@@ -1345,3 +1345,94 @@ fn features_match_what_hull_does() {
     });
     assert_eq!(t.run_sh(&b, "sc", "echo ok"), "ok\n");
 }
+
+/// `--pidfd-socket` (runc 1.2): the init's and an exec'd process's pidfd
+/// arrive over the socket.
+#[test]
+fn pidfd_socket_gets_the_process_pidfd() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.args(&["sleep", "1000"]);
+    let (listener, sock) = console_socket(&t, "pidfd.sock");
+    t.hull(&[
+        "create",
+        "--pidfd-socket",
+        sock.to_str().unwrap(),
+        "--bundle",
+        b.path(),
+        "pfd",
+    ])
+    .ok();
+    let (fd, payload) = receive_console(&listener);
+    assert_eq!(payload, "pidfd");
+    let link = fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+    assert_eq!(link.to_str(), Some("anon_inode:[pidfd]"));
+    let pid = t.state("pfd")["pid"].as_i64().unwrap();
+    let fdinfo = fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+    assert!(fdinfo.contains(&format!("Pid:\t{pid}\n")), "{fdinfo}");
+    t.start("pfd").ok();
+    let (listener, sock) = console_socket(&t, "exec-pidfd.sock");
+    t.hull(&[
+        "exec",
+        "--detach",
+        "--pidfd-socket",
+        sock.to_str().unwrap(),
+        "pfd",
+        "sleep",
+        "999",
+    ])
+    .ok();
+    let (fd, payload) = receive_console(&listener);
+    assert_eq!(payload, "pidfd");
+    let fdinfo = fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+    assert!(
+        !fdinfo.contains(&format!("Pid:\t{pid}\n")),
+        "the exec'd process's, not the init's"
+    );
+    // Reparented to us (the subreaper): ours to kill, through the pidfd
+    // we got, and to reap.
+    let exec_pid: i32 = fdinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("Pid:\t"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    // SAFETY: pidfd_send_signal on the pidfd we own.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            libc::SIGKILL,
+            0,
+            0,
+        )
+    };
+    assert_eq!(r, 0);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(exec_pid), None);
+    t.hull(&["delete", "--force", "pfd"]).ok();
+}
+
+/// `hull run` adopts the container's orphans (runc's default), unless
+/// `--no-subreaper`: seen from a container without a pid namespace.
+#[test]
+fn run_is_a_subreaper_unless_told_not_to() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.without_namespace("pid")
+        .mount(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}))
+        .sh("sh -c 'sleep 30 & echo $! > /tmp/orphan'; sleep 0.2; \
+             o=$(cat /tmp/orphan); echo run=$PPID; grep PPid /proc/$o/status; kill $o");
+    for (args, adopted) in [(&[][..], true), (&["--no-subreaper"][..], false)] {
+        let mut cmd = vec!["run"];
+        cmd.extend_from_slice(args);
+        cmd.extend(["--bundle", b.path(), "reaper"]);
+        let out = t.hull(&cmd).ok();
+        let run = out.lines()[0].strip_prefix("run=").unwrap().to_string();
+        let ppid = out.lines()[1]
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_string();
+        assert_eq!(ppid == run, adopted, "{args:?}: {out}");
+    }
+}

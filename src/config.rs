@@ -269,6 +269,46 @@ fn validate_namespaces(linux: &oci_spec::runtime::Linux) -> Result<()> {
     Ok(())
 }
 
+/// `hull spec`: runc's default config (as `runc spec` writes it), but
+/// named after us and with a cgroup namespace, as newer runc has. No
+/// inheritable or ambient capabilities (CVE-2022-29162: runc dropped
+/// them from its default; 1.1 still writes ambient ones).
+pub fn default_spec() -> Spec {
+    use oci_spec::runtime::{Capability, LinuxDeviceCgroupBuilder, LinuxResourcesBuilder};
+    let mut spec = Spec::default();
+    spec.set_hostname(Some("hull".to_string()));
+    spec.set_annotations(None);
+    if let Some(process) = spec.process_mut() {
+        process.set_terminal(Some(true));
+        let caps: std::collections::HashSet<Capability> = [
+            Capability::AuditWrite,
+            Capability::Kill,
+            Capability::NetBindService,
+        ]
+        .into();
+        let mut c = oci_spec::runtime::LinuxCapabilities::default();
+        c.set_bounding(Some(caps.clone()))
+            .set_effective(Some(caps.clone()))
+            .set_permitted(Some(caps))
+            .set_inheritable(None)
+            .set_ambient(None);
+        process.set_capabilities(Some(c));
+    }
+    if let Some(linux) = spec.linux_mut() {
+        let deny_all = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .ok();
+        let resources = LinuxResourcesBuilder::default()
+            .devices(deny_all.into_iter().collect::<Vec<_>>())
+            .build()
+            .ok();
+        linux.set_resources(resources);
+    }
+    spec
+}
+
 /// Whether the config asks for a new namespace of this type.
 pub fn new_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
     crate::namespaces::of(spec).any(|n| n.typ() == typ && n.path().is_none())

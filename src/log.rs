@@ -1,7 +1,9 @@
-//! Errors and warnings as engines read them: text on stderr, and with
-//! `--log FILE --log-format json` one `{"level","msg","time"}` object per
-//! line in that file (containerd and conmon show the last error line;
-//! warnings stay on stderr then, as podman parses the file as one object).
+//! Errors and warnings as engines read them: `hull: error: ...` and
+//! `hull: warning: ...` on stderr, and with `--log FILE` a line per message
+//! in that file (`--log-format json`: one `{"level","msg","time"}` object
+//! per line; containerd and conmon show the last error line; warnings stay
+//! on stderr then, as podman parses the file as one object). `--debug`
+//! adds debug lines: to the log file if there is one, else to stderr.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,9 +22,8 @@ pub fn init(config: Config) {
     let _ = CONFIG.set(config);
 }
 
-fn write(level: &str, msg: &str) {
-    let cfg = CONFIG.get().cloned().unwrap_or_default();
-    let line = if cfg.json {
+fn format(cfg: &Config, level: &str, msg: &str) -> String {
+    if cfg.json {
         serde_json::json!({"level": level, "msg": msg, "time": crate::state::rfc3339_now(false)})
             .to_string()
     } else {
@@ -30,7 +31,15 @@ fn write(level: &str, msg: &str) {
             "time=\"{}\" level={level} msg={msg:?}",
             crate::state::rfc3339_now(false)
         )
+    }
+}
+
+/// Append to the log file; false when there is none.
+fn write(level: &str, msg: &str) -> bool {
+    let Some(cfg) = CONFIG.get() else {
+        return false;
     };
+    let line = format(cfg, level, msg);
     if let Some(path) = &cfg.file
         && let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
@@ -38,12 +47,14 @@ fn write(level: &str, msg: &str) {
             .open(path)
     {
         let _ = writeln!(f, "{line}");
+        return true;
     }
+    false
 }
 
 pub fn error(msg: &str) {
     write("error", msg);
-    eprintln!("hull: {msg}");
+    eprintln!("hull: error: {msg}");
 }
 
 pub fn warn(msg: &str) {
@@ -56,7 +67,14 @@ pub fn warn(msg: &str) {
 }
 
 pub fn debug(msg: &str) {
-    if CONFIG.get().is_some_and(|c| c.debug) {
-        write("debug", msg);
+    if let Some(cfg) = CONFIG.get().filter(|c| c.debug)
+        && !write("debug", msg)
+    {
+        eprintln!("{}", format(cfg, "debug", msg));
     }
+}
+
+/// Whether debug messages are wanted (to skip building them otherwise).
+pub fn debugging() -> bool {
+    CONFIG.get().is_some_and(|c| c.debug)
 }

@@ -65,17 +65,20 @@ impl Status {
     }
 }
 
+/// The longest ID: it is a directory's name (and a cgroup's).
+pub const MAX_ID: usize = 255;
+
 /// IDs become directory names: letters, digits and `_ . -`, never a path.
 pub fn validate_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
-        && id.len() <= 1024
+        && id.len() <= MAX_ID
         && id != "."
         && id != ".."
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
     if !ok {
-        bail!("invalid container id {id:?}: use letters, digits, '_', '.', '-' (at most 1024)");
+        bail!("invalid container id {id:?}: use letters, digits, '_', '.', '-' (at most {MAX_ID})");
     }
     Ok(())
 }
@@ -312,7 +315,8 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "../x", "a b", "ä"] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }
-        assert!(validate_id(&"a".repeat(1025)).is_err());
+        assert!(validate_id(&"a".repeat(255)).is_ok());
+        assert!(validate_id(&"a".repeat(256)).is_err());
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub enum Msg {
 
 pub struct Channel(OwnedFd);
 
+/// The error of a channel whose peer closed it without a word: the parent
+/// then looks at how its child died (see `create::explain_death`).
+pub const PEER_GONE: &str = "container init exited during setup";
+
 pub fn pair() -> Result<(Channel, Channel)> {
     let (a, b) = socketpair(
         AddressFamily::Unix,
@@ -66,8 +70,19 @@ impl Channel {
                 &size,
             );
         }
-        nix::unistd::write(&self.0, &buf).ctx(|| "sync: send")?;
-        Ok(())
+        match nix::unistd::write(&self.0, &buf) {
+            Ok(_) => Ok(()),
+            // The peer is gone; what it said before it went is still ours
+            // to read, and a better error than ours.
+            Err(e @ (nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET)) => {
+                match self.recv() {
+                    Ok(Some(Msg::Error(text))) => Err(Error::new(text)),
+                    Ok(None) => Err(Error::new(PEER_GONE)),
+                    _ => Err(e).ctx(|| "sync: send"),
+                }
+            }
+            Err(e) => Err(e).ctx(|| "sync: send"),
+        }
     }
 
     /// Receive one message; None once the peer has closed its end (exited,
@@ -81,6 +96,9 @@ impl Channel {
                 MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
             ) {
                 Err(nix::errno::Errno::EINTR) => continue,
+                // The peer died with our data unread: it is gone, as at
+                // end of file.
+                Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
                 r => break r.ctx(|| "sync: receive")?,
             }
         };
@@ -116,7 +134,7 @@ impl Channel {
             (None, payload) => match payload.split_first() {
                 Some((b'E', text)) => Err(Error::new(String::from_utf8_lossy(text).into_owned())),
                 Some(_) => Err(Error::new("sync: expected an fd")),
-                None => Err(Error::new("container init exited during setup")),
+                None => Err(Error::new(PEER_GONE)),
             },
         }
     }
@@ -126,7 +144,7 @@ impl Channel {
         match self.recv()? {
             Some(m) if m == want => Ok(()),
             Some(Msg::Error(text)) => Err(Error::new(text)),
-            None => Err(Error::new("container init exited during setup")),
+            None => Err(Error::new(PEER_GONE)),
             Some(m) => Err(Error::new(format!("sync: expected {want:?}, got {m:?}"))),
         }
     }

@@ -16,6 +16,9 @@ pub struct ExecArgs {
     tty: bool,
     #[arg(long = "console-socket")]
     console_socket: Option<PathBuf>,
+    /// Unix socket to send the process's pidfd to
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
     /// Return once the process runs
     #[arg(long, short = 'd')]
     detach: bool,
@@ -65,6 +68,7 @@ pub fn run(root: &std::path::Path, a: ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
         sub_cgroup: a.cgroup.clone(),
+        pidfd_socket: a.pidfd_socket.clone(),
     };
     container::exec::exec(root, &a.id, &process, &opts)
 }

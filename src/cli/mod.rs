@@ -63,6 +63,9 @@ struct CreateArgs {
     /// Pass fds 3..3+N-1 to the container
     #[arg(long = "preserve-fds", default_value_t = 0)]
     preserve_fds: u32,
+    /// Unix socket to send the init's pidfd to
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
 }
 
 impl CreateArgs {
@@ -78,6 +81,7 @@ impl CreateArgs {
                 None => container::create::Console::None,
             },
             stdio: None,
+            pidfd_socket: self.pidfd_socket.clone(),
         }
     }
 }
@@ -132,6 +136,9 @@ enum Cmd {
         /// Do not delete the container after it exits
         #[arg(long)]
         keep: bool,
+        /// Do not become a subreaper for the container's orphans
+        #[arg(long = "no-subreaper")]
+        no_subreaper: bool,
         id: String,
     },
     /// Run a new process in a running container
@@ -159,7 +166,10 @@ enum Cmd {
 }
 
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     hull::log::init(hull::log::Config {
         file: cli.log.clone(),
         json: cli.log_format == "json",
@@ -183,6 +193,31 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// Help and version go to stdout (exit 0); a usage error is one line on
+/// stderr naming what is wrong, exit 1, as runc (not clap's usage block).
+fn usage_error(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return 0;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return 1;
+    }
+    // clap's message, up to its usage block, on one line.
+    let text = e.to_string();
+    let what: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+        .collect();
+    let what = what.join(" ");
+    let what = what.strip_prefix("error: ").unwrap_or(&what);
+    hull::log::error(&format!("{what} (see hull --help)"));
+    1
 }
 
 fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i32> {
@@ -215,12 +250,14 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
             args,
             detach,
             keep,
+            no_subreaper,
             id,
         } => {
             let opts = RunOptions {
                 create: args.options(),
                 detach,
                 keep,
+                subreaper: !no_subreaper,
             };
             container::run::run(root, &id, &opts)
         }
@@ -235,9 +272,7 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
             if path.exists() {
                 hull::bail!("{} already exists; remove it first", path.display());
             }
-            // oci-spec's default, named after us (its hostname is "youki").
-            let mut spec = oci_spec::runtime::Spec::default();
-            spec.set_hostname(Some("hull".to_string()));
+            let spec = hull::config::default_spec();
             let text = serde_json::to_string_pretty(&spec).unwrap_or_default();
             std::fs::write(&path, text + "\n").map_err(|e| {
                 hull::Error::new(format!(

@@ -38,6 +38,8 @@ pub struct CreateOptions {
     /// fds to become the container's 0, 1, 2 (None: inherit ours). For
     /// library callers (the driver) whose pipes are not their own stdio.
     pub stdio: Option<[std::os::fd::RawFd; 3]>,
+    /// `--pidfd-socket`: a unix socket to send the init's pidfd to.
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 /// A created container whose init is our child.
@@ -69,6 +71,13 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     let linux = bundle.spec.linux().as_ref();
     let cgroup = Cgroup::new(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
     let dir = StateDir::create(root, id)?;
+    if crate::log::debugging() {
+        crate::log::debug(&format!(
+            "create {id}: bundle {}, rootfs {}",
+            bundle.dir.display(),
+            bundle.rootfs.display()
+        ));
+    }
     let mut st = State {
         id: dir.id.clone(),
         pid: 0,
@@ -204,9 +213,10 @@ fn setup(
         // Recorded at once, so that a `delete --force` after our death
         // finds it; it dies by itself then (see Msg::Created).
         st.pid = pid;
-        st.start_time = state::process_start_time(pid)
-            .ok_or_else(|| Error::new("container init exited during setup"))?;
+        st.start_time =
+            state::process_start_time(pid).ok_or_else(|| Error::new(sync::PEER_GONE))?;
         dir.record(st)?;
+        crate::log::debug(&format!("create {}: init cloned, pid {pid}", st.id));
         if config::new_namespace(spec, LinuxNamespaceType::User) {
             namespaces::write_id_maps(pid, spec)?;
         }
@@ -224,16 +234,59 @@ fn setup(
         if let Some(f) = &opts.pid_file {
             write_pid_file(f, pid)?;
         }
+        if let Some(socket) = &opts.pidfd_socket {
+            send_pidfd(socket, created.pidfd.as_fd())?;
+        }
         // Only now may the init outlive us.
         parent_end.send(&Msg::Created)?;
+        crate::log::debug(&format!("create {}: created, init waits for start", st.id));
         Ok(())
     })();
     match result {
         Ok(()) => Ok(created),
         Err(e) => {
+            let e = explain_death(e, &created, cgroup, spec);
             kill_and_reap(&created);
             Err(e)
         }
+    }
+}
+
+/// An init that went without a word (killed, or dead before it could
+/// report): say how it died, and, for an OOM kill in its cgroup, which
+/// limit did it, rather than a bare "exited during setup".
+pub fn explain_death(e: Error, c: &Created, cgroup: &Cgroup, spec: &Spec) -> Error {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    if e.message() != sync::PEER_GONE {
+        return e;
+    }
+    // It closed its end: it is dying, if not dead.
+    let _ = sys::pidfd_wait_exit(c.pidfd.as_fd(), 1000);
+    let status = waitpid(
+        nix::unistd::Pid::from_raw(c.pid),
+        Some(WaitPidFlag::WNOHANG),
+    );
+    match status {
+        Ok(WaitStatus::Exited(_, code)) => Error::new(format!(
+            "container init exited with status {code} during setup"
+        )),
+        Ok(WaitStatus::Signaled(_, sig, _)) => {
+            let mut text = format!("container init was killed by {sig} during setup");
+            if sig == nix::sys::signal::Signal::SIGKILL && cgroup.oom_kills().unwrap_or(0) > 0 {
+                let limit = spec
+                    .linux()
+                    .as_ref()
+                    .and_then(|l| l.resources().as_ref())
+                    .and_then(|r| r.memory().as_ref())
+                    .and_then(|m| m.limit());
+                text += &match limit {
+                    Some(l) => format!(": out of memory (linux.resources.memory.limit: {l})"),
+                    None => ": out of memory in its cgroup".to_string(),
+                };
+            }
+            Error::new(text)
+        }
+        _ => e,
     }
 }
 
@@ -328,6 +381,15 @@ pub fn forward_listener(
     }
     let listener = chan.recv_fd()?;
     crate::security::notify::send_listener(profile, listener, pid, state)
+}
+
+/// `--pidfd-socket` (runc 1.2): the process's pidfd over a unix socket, as
+/// SCM_RIGHTS with the payload "pidfd", for a caller that wants to wait for
+/// or signal it without pid reuse races.
+pub fn send_pidfd(socket: &Path, pidfd: std::os::fd::BorrowedFd) -> Result<()> {
+    let what = || format!("--pidfd-socket {}", socket.display());
+    let sock = std::os::unix::net::UnixStream::connect(socket).ctx(what)?;
+    sys::send_fd(sock.as_fd(), pidfd, "pidfd").map_err(|e| Error::new(format!("{}: {e}", what())))
 }
 
 /// SIGKILL our child and reap it.

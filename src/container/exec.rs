@@ -25,6 +25,8 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// A sub-cgroup of the container's to join (`--cgroup`).
     pub sub_cgroup: Option<String>,
+    /// `--pidfd-socket`: a unix socket to send the process's pidfd to.
+    pub pidfd_socket: Option<std::path::PathBuf>,
 }
 
 /// The container's config as `create` kept it.
@@ -121,8 +123,11 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
             Some(m) => return Err(Error::new(format!("sync: unexpected {m:?}"))),
         }
         // As runc: a pid file that cannot be written ends the process.
-        match &opts.pid_file {
-            Some(f) => create::write_pid_file(f, pid),
+        if let Some(f) = &opts.pid_file {
+            create::write_pid_file(f, pid)?;
+        }
+        match &opts.pidfd_socket {
+            Some(socket) => create::send_pidfd(socket, std::os::fd::AsFd::as_fd(&created.pidfd)),
             None => Ok(()),
         }
     })();

@@ -11,6 +11,8 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
     match (&st.cgroup, all) {
+        // Signal 0 is a liveness probe (engines send it): of the init.
+        _ if signal == 0 => signal_init(&st, 0),
         (Some(cgroup), true) => {
             // Nothing left to signal is success, as with runc.
             cgroup.kill_all(signal)
@@ -31,10 +33,11 @@ pub fn signal_init(st: &State, signal: i32) -> Result<()> {
         .ctx(|| format!("kill container {:?}", st.id))
 }
 
-/// Parse `TERM`, `SIGTERM`, `15` (case-insensitive names).
+/// Parse `TERM`, `SIGTERM`, `15` (case-insensitive names); 0 checks that
+/// the container runs without signalling it.
 pub fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
+        if (0..=64).contains(&n) {
             return Ok(n);
         }
         bail!("invalid signal {s:?}");
@@ -62,6 +65,7 @@ mod tests {
         assert_eq!(parse_signal("hup").unwrap(), 1);
         assert_eq!(parse_signal("10").unwrap(), 10);
         assert!(parse_signal("BOGUS").is_err());
-        assert!(parse_signal("0").is_err());
+        assert_eq!(parse_signal("0").unwrap(), 0);
+        assert!(parse_signal("65").is_err());
     }
 }

@@ -18,6 +18,9 @@ pub struct RunOptions {
     pub create: CreateOptions,
     pub detach: bool,
     pub keep: bool,
+    /// In the foreground, adopt the container's orphans (runc's default;
+    /// they matter without a pid namespace of its own).
+    pub subreaper: bool,
 }
 
 /// Signals a user sends to `hull run` (or the driver) that belong to the
@@ -49,6 +52,9 @@ pub fn run(root: &Path, id: &str, opts: &RunOptions) -> Result<i32> {
     } else {
         None
     };
+    if opts.subreaper && !opts.detach {
+        nix::sys::prctl::set_child_subreaper(true).ctx(|| "prctl child subreaper")?;
+    }
     let created = create::create(root, id, &create_opts)?;
     let master = relay.and_then(|(ours, theirs)| {
         drop(theirs);

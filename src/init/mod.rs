@@ -59,7 +59,7 @@ pub fn run(init: Init) -> ! {
             let err = finish(&init, prepared, &fds);
             // After `start` the parent is gone: stderr is all that is left.
             let _ = init.chan.send(&Msg::Error(err.to_string()));
-            eprintln!("hull: {err}");
+            eprintln!("hull: error: {err}");
             unsafe { libc::_exit(127) }
         }
         Err(e) => {
