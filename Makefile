@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 HULL := target/release/hull
 
-.PHONY: all build order deps demo test unit integration lint bench clean
+.PHONY: all build order deps demo test lint bench faults clean
 
 all: build
 
@@ -47,8 +47,14 @@ deps:
 demo: deps build
 	bash integration/demo.sh $(HULL)
 
-test: deps
+test: deps build
 	cargo test -- --test-threads=2
+	bash integration/faults.sh $(HULL) sample
+
+# Every system call of `hull create` made to fail in turn (an errno, and
+# SIGKILL), then `delete --force`: nothing may be left, hang or panic.
+faults: deps build
+	bash integration/faults.sh $(HULL) full
 
 lint:
 	cargo fmt --check

@@ -567,3 +567,23 @@ fn a_read_only_dev_still_gets_its_mounts_and_devices() {
         ["/dev/null", "/dev/pts", "null-ok", "read-only"]
     );
 }
+
+/// runtime-tools' `mounts` puts filesystem data options on a bind mount:
+/// passed on as runc does (the kernel ignores them), with a warning; a
+/// bare unknown word there is still refused.
+#[test]
+fn data_options_on_a_bind_mount_are_accepted_with_a_warning() {
+    let t = Test::new();
+    let b = t.bundle();
+    let src = t.host_dir("bindsrc");
+    fs::write(src.join("f"), "here").unwrap();
+    b.bind(&src, "/mnt", &["mode=755", "size=1k"])
+        .sh("cat /mnt/f");
+    let out = t.hull(&["run", "--bundle", b.path(), "binddata"]).ok();
+    assert_eq!(out.stdout, "here");
+    assert!(
+        out.stderr
+            .contains(r#""mode=755,size=1k" has no effect on a bind mount"#),
+        "{out}"
+    );
+}

@@ -139,8 +139,10 @@ pub fn normalize_process(process: &mut Value) {
 pub fn load(bundle: &Path) -> Result<Bundle> {
     let dir = std::path::absolute(bundle)
         .map_err(|e| Error::new(format!("bundle {}: {}", bundle.display(), Error::from(e))))?;
-    if !dir.is_dir() {
-        bail!("bundle {}: no such directory", dir.display());
+    match std::fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!("bundle {}: not a directory", dir.display()),
+        Err(e) => bail!("bundle {}: {}", dir.display(), Error::from(e)),
     }
     let (spec, extras) = load_spec(&dir.join("config.json"))?;
     let rootfs = validate(&spec, &dir)?;
@@ -179,11 +181,17 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
         .as_ref()
         .ok_or_else(|| Error::new("config.json: root: missing"))?;
     let rootfs = bundle.join(root.path());
-    if !rootfs.is_dir() {
-        bail!(
-            "config.json: root.path: {} does not exist or is not a directory",
+    match std::fs::metadata(&rootfs) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!(
+            "config.json: root.path: {} is not a directory",
             rootfs.display()
-        );
+        ),
+        Err(e) => bail!(
+            "config.json: root.path: {}: {}",
+            rootfs.display(),
+            Error::from(e)
+        ),
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if !m.destination().is_absolute() {
@@ -192,7 +200,14 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
                 m.destination()
             );
         }
-        MountOptions::parse(m).map_err(|e| Error::new(format!("config.json: mounts[{i}]: {e}")))?;
+        let opts = MountOptions::parse(m)
+            .map_err(|e| Error::new(format!("config.json: mounts[{i}]: {e}")))?;
+        if !opts.bind_data_ignored.is_empty() {
+            crate::log::warn(&format!(
+                "config.json: mounts[{i}]: {:?} has no effect on a bind mount (ignored by the kernel, as with runc)",
+                opts.bind_data_ignored
+            ));
+        }
     }
     // Setting the host's names would change the host (runc refuses too); a
     // joined uts namespace is the container's, so its names are set, as runc.

@@ -27,13 +27,15 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// strerror in lowercase, the form engines match on
-/// (`no such file or directory`, `permission denied`).
+/// (`no such file or directory`, `permission denied`); a first word that
+/// is not a plain word keeps its case (`I/O error`).
 pub fn errno_text(errno: nix::errno::Errno) -> String {
     let desc = errno.desc();
     let mut chars = desc.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => format!("errno {}", errno as i32),
+    match (chars.next(), desc.chars().nth(1)) {
+        (Some(c), Some(next)) if next.is_lowercase() => c.to_lowercase().chain(chars).collect(),
+        (Some(_), _) => desc.to_string(),
+        (None, _) => format!("errno {}", errno as i32),
     }
 }
 
@@ -84,6 +86,7 @@ mod tests {
             "no such file or directory"
         );
         assert_eq!(errno_text(nix::errno::Errno::EACCES), "permission denied");
+        assert_eq!(errno_text(nix::errno::Errno::EIO), "I/O error");
     }
 
     #[test]

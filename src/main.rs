@@ -1,7 +1,98 @@
 //! The hull command line: parse, call the library, print. No logic here.
+//!
+//! No Rust runtime start-up (`no_main`): std's would poll the stdio fds,
+//! install stack-overflow handlers and set SIGPIPE, aborting the process if
+//! any of those system calls fails; hull does the part it needs itself and
+//! turns every failure into one error line and exit 1.
 
+// The bin's unit-test build keeps libtest's own main.
+#![cfg_attr(not(test), no_main)]
+
+// Reached only through the C `main` below, which a unit-test build lacks.
+#[cfg_attr(test, allow(dead_code))]
 mod cli;
 
-fn main() {
-    std::process::exit(cli::main());
+use nix::libc;
+
+/// Out of memory: one line and exit 1, rather than Rust's abort.
+struct Allocator;
+
+// SAFETY: forwards to the system allocator; only a failed allocation is
+// handled differently, by ending the process.
+unsafe impl std::alloc::GlobalAlloc for Allocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is the system allocator's.
+        or_die(unsafe { std::alloc::System.alloc(layout) })
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: as above.
+        or_die(unsafe { std::alloc::System.alloc_zeroed(layout) })
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as above.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        // SAFETY: as above.
+        or_die(unsafe { std::alloc::System.realloc(ptr, layout, size) })
+    }
+}
+
+fn or_die(p: *mut u8) -> *mut u8 {
+    if p.is_null() {
+        let msg = b"hull: error: out of memory\n";
+        // SAFETY: write(2) of a static buffer, then _exit: nothing allocates.
+        unsafe {
+            libc::write(2, msg.as_ptr().cast(), msg.len());
+            libc::_exit(1);
+        }
+    }
+    p
+}
+
+#[global_allocator]
+static ALLOCATOR: Allocator = Allocator;
+
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    // What std's start-up did and hull needs: stdio that exists (an fd the
+    // caller closed would otherwise be taken by our first open), and a
+    // write to a closed pipe that fails with EPIPE rather than killing us.
+    for fd in 0..3 {
+        // SAFETY: fcntl and open on fd numbers; an opened /dev/null takes
+        // the lowest free fd, the closed one.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) == -1 {
+                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            }
+        }
+    }
+    // SAFETY: setting a disposition; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // A bug, or a failure deep in the standard library (getrandom for a
+    // hash map's seed): one error line and exit 1, never an abort's core.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".to_string());
+        let at = info
+            .location()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
+        hull::log::error(&format!("internal error: {what}{at}"));
+        // SAFETY: _exit ends the process (or a cloned init) at once.
+        unsafe { libc::_exit(1) }
+    }));
+    let code = cli::main();
+    // Flush what is buffered; no atexit work beyond that is ours.
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    code
 }

@@ -195,8 +195,9 @@ pub(super) fn mkdir_all(dir: &Path) -> Result<()> {
 }
 
 /// rmdir `dir` and its sub-cgroups, children first. A cgroup stays busy
-/// for a moment after its last process was killed, so EBUSY is retried
-/// for about a second. A missing directory is fine.
+/// for a moment after its last process was killed, so EBUSY (and a
+/// transient EIO, EINTR, EAGAIN) is retried for about a second. A missing
+/// directory is fine.
 pub(super) fn remove(dir: &Path) -> Result<()> {
     for sub in sub_cgroups(dir)? {
         remove(&sub)?;
@@ -205,7 +206,9 @@ pub(super) fn remove(dir: &Path) -> Result<()> {
     loop {
         match std::fs::remove_dir(dir).map_err(errno) {
             Ok(()) | Err(Errno::ENOENT) => return Ok(()),
-            Err(Errno::EBUSY) if delay < Duration::from_millis(600) => {
+            Err(Errno::EBUSY | Errno::EIO | Errno::EINTR | Errno::EAGAIN)
+                if delay < Duration::from_millis(600) =>
+            {
                 std::thread::sleep(delay);
                 delay *= 2;
             }

@@ -110,24 +110,37 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
             seccomp.as_ref(),
         )
     });
-    if result.is_err() {
-        // A hook may have left processes in it, not only the init.
-        let _ = cgroup.kill_all(nix::libc::SIGKILL);
-        let _ = cgroup.destroy();
-        let _ = dir.remove();
-        // The container is destroyed: lifecycle steps 12-13 (spec v1.3).
-        let poststop = bundle
-            .spec
-            .hooks()
-            .as_ref()
-            .and_then(|h| h.poststop().as_ref());
-        if poststop.is_some_and(|h| !h.is_empty()) {
-            st.pid = 0;
-            let json = crate::container::state::to_json(&st, state::Status::Stopped);
-            crate::hooks::run_all_warn("poststop", poststop, &json.to_string());
+    result.map_err(|e| roll_back(e, dir, &mut st, &cgroup, &bundle.spec))
+}
+
+/// Undo a failed create: kill what is in the cgroup (a hook may have left
+/// processes, not only the init), remove the cgroup, then the state dir,
+/// then run the poststop hooks (spec v1.3, lifecycle steps 12-13). Every
+/// step is tried; what could not be undone stays recorded, for `delete
+/// --force` to finish, and is named in the error.
+fn roll_back(e: Error, dir: StateDir, st: &mut State, cgroup: &Cgroup, spec: &Spec) -> Error {
+    let killed = cgroup.kill_all(nix::libc::SIGKILL);
+    let removed = cgroup.destroy();
+    st.pid = 0;
+    let e = match killed.and(removed) {
+        Ok(()) => match dir.remove() {
+            Ok(()) => e,
+            Err(r) => Error::new(format!("{e}; and cleaning up: {r}")),
+        },
+        Err(u) => {
+            let _ = dir.save(st);
+            Error::new(format!(
+                "{e}; and cleaning up: {u} (left for `hull delete --force {}`)",
+                st.id
+            ))
         }
+    };
+    let poststop = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref());
+    if poststop.is_some_and(|h| !h.is_empty()) {
+        let json = crate::container::state::to_json(st, state::Status::Stopped);
+        crate::hooks::run_all_warn("poststop", poststop, &json.to_string());
     }
-    result
+    e
 }
 
 /// A cgroup that exists already may be frozen, which would hang our init

@@ -248,7 +248,7 @@ pub fn finish(spec: &Spec) -> Result<()> {
         let flags = MsFlags::MS_BIND
             | MsFlags::MS_REMOUNT
             | MsFlags::MS_RDONLY
-            | mounts::locked_flags(&root);
+            | mounts::locked_flags(&root).ctx(|| "statfs / (root.readonly)")?;
         mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
             .ctx(|| "remount / read-only (root.readonly)")?;
     }

@@ -200,18 +200,17 @@ pub fn remount_bind(target: &OwnedFd, flags: MsFlags) -> nix::Result<()> {
         None::<&str>,
         fd_path(target.as_raw_fd()).as_str(),
         None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked_flags(target),
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked_flags(target)?,
         None::<&str>,
     )
 }
 
 /// The nosuid/nodev/noexec/atime flags of the mount holding `fd`: a bind
-/// remount must keep them or the kernel refuses (locked in a user namespace).
-pub fn locked_flags(fd: &OwnedFd) -> MsFlags {
+/// remount must keep them or the kernel refuses (locked in a user namespace),
+/// or, outside one, would drop them. Not knowing them is an error.
+pub fn locked_flags(fd: &OwnedFd) -> nix::Result<MsFlags> {
     use nix::sys::statvfs::FsFlags;
-    let Ok(st) = nix::sys::statvfs::fstatvfs(fd) else {
-        return MsFlags::empty();
-    };
+    let st = nix::sys::statvfs::fstatvfs(fd)?;
     let f = st.flags();
     let mut out = MsFlags::empty();
     for (from, to) in [
@@ -226,7 +225,7 @@ pub fn locked_flags(fd: &OwnedFd) -> MsFlags {
             out |= to;
         }
     }
-    out
+    Ok(out)
 }
 
 fn fd_dir(fd: &OwnedFd) -> PathBuf {

@@ -132,6 +132,9 @@ pub struct MountOptions {
     pub data: String,
     /// podman's extension: copy what the image has at the destination into the new tmpfs.
     pub tmpcopyup: bool,
+    /// Filesystem data options given to a bind mount, which has no use for
+    /// them (validation warns about them).
+    pub bind_data_ignored: String,
 }
 
 impl MountOptions {
@@ -147,6 +150,7 @@ impl MountOptions {
             attr_clr: 0,
             data: String::new(),
             tmpcopyup: false,
+            bind_data_ignored: String::new(),
         };
         let mut flags = 0u64;
         let typ = m.typ().as_deref().unwrap_or("");
@@ -182,15 +186,22 @@ impl MountOptions {
             }
         }
         o.flags = MsFlags::from_bits_retain(flags);
-        // A bind mount ignores the data string: an option it does not know
-        // would be silently dropped, so it is an error.
-        if o.is_bind() && !data.is_empty() {
-            bail!("unknown mount option {:?} for a bind mount", data[0]);
+        // A bind mount ignores the data string. A filesystem's `key=value`
+        // option there is passed on and has no effect, as with runc (the
+        // config is validated with a warning, see `bind_data_ignored`); an
+        // unknown bare word is most likely a misspelt flag: an error.
+        if o.is_bind()
+            && let Some(word) = data.iter().find(|d| !d.contains('='))
+        {
+            bail!("unknown mount option {word:?} for a bind mount");
         }
         if o.tmpcopyup && typ != "tmpfs" {
             bail!("mount option \"tmpcopyup\" needs type tmpfs, not {typ:?}");
         }
         o.data = data.join(",");
+        if o.is_bind() {
+            o.bind_data_ignored = std::mem::take(&mut o.data);
+        }
         Ok(o)
     }
 }

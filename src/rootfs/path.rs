@@ -92,7 +92,14 @@ pub fn create(root: BorrowedFd, path: &Path, kind: Kind) -> Result<OwnedFd> {
         match open(root, &next, want) {
             Ok(fd) => current = fd,
             Err(Errno::ENOENT) => {
-                if let Ok(target) = nix::fcntl::readlinkat(current.as_fd(), part.as_os_str()) {
+                // A dangling symlink, or nothing: only these two answers
+                // tell which (EINVAL: not a symlink).
+                let link = match nix::fcntl::readlinkat(current.as_fd(), part.as_os_str()) {
+                    Ok(target) => Some(target),
+                    Err(Errno::EINVAL | Errno::ENOENT) => None,
+                    Err(e) => return Err(e).ctx(|| format!("readlink {}", next.display())),
+                };
+                if let Some(target) = link {
                     links += 1;
                     if links > 40 {
                         return Err(Errno::ELOOP).ctx(|| format!("open {}", path.display()));

@@ -18,7 +18,10 @@ pub fn switch(user: &User, setgroups_allowed: bool) -> Result<()> {
 
 pub fn umask(user: &User) {
     let mask = user.umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    // umask(2) cannot fail; nix's wrapper panics if the old mask it returns
+    // is not a mode (as a fault injection makes it), so call it directly.
+    // SAFETY: plain syscall on an integer.
+    unsafe { nix::libc::umask(mask as nix::libc::mode_t) };
 }
 
 /// HOME of `uid` in the (already pivoted-to) /etc/passwd, else "/".
