@@ -171,6 +171,53 @@ fn the_pty_belongs_to_the_process_user() {
     }
 }
 
+/// `exec -t` without a console socket relays to its own terminal, as
+/// `hull run` does (runc bats tty: exec tests).
+#[test]
+fn exec_tty_relays_to_its_own_terminal() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.args(&["sleep", "1000"]);
+    t.run_detached(&b, "exectty");
+    let ws = nix::pty::Winsize {
+        ws_row: 19,
+        ws_col: 66,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(&ws, None::<&nix::sys::termios::Termios>).unwrap();
+    let err = t.dir.join("exec-tty.err");
+    let mut cmd = t.command(&[
+        "exec",
+        "-t",
+        "exectty",
+        "sh",
+        "-c",
+        "stty size; tty; read x; echo got-$x; exit 5",
+    ]);
+    cmd.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+        .stderr(File::create(&err).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    drop(pty.slave);
+    let mut master = File::from(pty.master);
+    let out = read_pty(&master, |s| s.contains("/dev/pts/"));
+    master.write_all(b"xyz\n").unwrap();
+    let out = out + &read_pty(&master, |s| s.contains("got-xyz"));
+    let status = wait_exit(&mut child, WAIT * 3);
+    let stderr = fs::read_to_string(&err).unwrap_or_default();
+    assert!(
+        out.contains("19 66"),
+        "window size not copied:\n{out}\n{stderr}"
+    );
+    assert!(
+        out.contains("got-xyz"),
+        "input not relayed:\n{out}\n{stderr}"
+    );
+    assert_eq!(status, 5, "exit status of exec:\n{out}\n{stderr}");
+    t.hull(&["delete", "--force", "exectty"]).ok();
+}
+
 #[test]
 fn terminal_without_console_socket_is_refused_by_create() {
     let t = Test::new();

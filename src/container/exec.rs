@@ -53,9 +53,25 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     }
     crate::security::lsm::validate_process(process, "exec: process")?;
     let terminal = process.terminal().unwrap_or(false);
-    if terminal && matches!(opts.console, Console::None) {
-        bail!("exec: a terminal needs --console-socket");
-    }
+    // In the foreground without a console socket, the pty is ours to relay
+    // to our own terminal, as `hull run` does (and runc exec -t).
+    let mut console_opt = opts.console.clone();
+    let relay = if terminal && matches!(opts.console, Console::None) {
+        if opts.detach {
+            bail!("exec: a terminal with --detach needs --console-socket");
+        }
+        let (ours, theirs) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::Stream,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .ctx(|| "console socketpair")?;
+        console_opt = Console::Fd(std::os::fd::AsRawFd::as_raw_fd(&theirs));
+        Some((ours, theirs))
+    } else {
+        None
+    };
     if !terminal && matches!(opts.console, Console::Socket(_)) {
         bail!("exec: --console-socket given without a terminal (--tty)");
     }
@@ -63,7 +79,7 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     let joins = Joins::of_process(st.pid)?;
     let seccomp = create::compile_seccomp(&spec)?;
     let console = if terminal {
-        Some(create::connect_console(&opts.console)?)
+        Some(create::connect_console(&console_opt)?)
     } else {
         None
     };
@@ -137,6 +153,12 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     }
     if opts.detach {
         return Ok(0);
+    }
+    if let Some((ours, theirs)) = relay {
+        drop(theirs);
+        let master = super::run::recv_nonblocking(std::os::fd::AsFd::as_fd(&ours));
+        let fg = super::run::Foreground::enter(master.as_ref())?;
+        return fg.wait(master, &created);
     }
     loop {
         match waitpid(Pid::from_raw(pid), None).ctx(|| "wait for exec process")? {

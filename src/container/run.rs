@@ -84,30 +84,52 @@ fn foreground(
     created: &create::Created,
     master: Option<OwnedFd>,
 ) -> Result<i32> {
-    // Block before start so no signal is lost; the init's mask was copied
-    // at clone time and stays unblocked.
-    let mut mask = SigSet::empty();
-    for s in FORWARDED {
-        mask.add(*s);
-    }
-    mask.add(Signal::SIGWINCH);
-    mask.add(Signal::SIGCHLD);
-    mask.thread_block().ctx(|| "block signals")?;
-    let sfd = SignalFd::new(&mask).ctx(|| "signalfd")?;
-    // Our terminal's size and raw mode before the container's first byte.
-    let _raw = master.as_ref().and_then(|m| {
-        crate::console::copy_size(m.as_fd());
-        crate::console::RawMode::enter(0)
-    });
+    // Before start so no signal is lost; the init's mask was copied at
+    // clone time and stays unblocked.
+    let fg = Foreground::enter(master.as_ref())?;
     super::start::start(root, id)?;
-    match master {
-        Some(master) => relay_terminal(&master, &sfd, created),
-        None => wait_forwarding(&sfd, created),
+    fg.wait(master, created)
+}
+
+/// Our side of a process in the foreground (`hull run`, `hull exec`):
+/// the signals we forward blocked and read from a signalfd, and, with a
+/// pty, our terminal raw and the pty's size ours.
+pub(super) struct Foreground {
+    sfd: SignalFd,
+    _raw: Option<crate::console::RawMode>,
+}
+
+impl Foreground {
+    pub(super) fn enter(master: Option<&OwnedFd>) -> Result<Foreground> {
+        let mut mask = SigSet::empty();
+        for s in FORWARDED {
+            mask.add(*s);
+        }
+        mask.add(Signal::SIGWINCH);
+        mask.add(Signal::SIGCHLD);
+        mask.thread_block().ctx(|| "block signals")?;
+        let sfd = SignalFd::new(&mask).ctx(|| "signalfd")?;
+        // Our terminal's size and raw mode before the process's first byte.
+        let _raw = master.and_then(|m| {
+            crate::console::copy_size(m.as_fd());
+            crate::console::RawMode::enter(0)
+        });
+        Ok(Foreground { sfd, _raw })
+    }
+
+    /// Relay the pty (if any) and forward signals until the process
+    /// exits; its exit status, 128+N for signal N.
+    pub(super) fn wait(self, master: Option<OwnedFd>, created: &create::Created) -> Result<i32> {
+        match master {
+            Some(master) => relay_terminal(&master, &self.sfd, created),
+            None => wait_forwarding(&self.sfd, created),
+        }
     }
 }
 
-/// The pty master, if the init sent one (it has by the time create returns).
-fn recv_nonblocking(sock: BorrowedFd) -> Option<OwnedFd> {
+/// The pty master, if the process sent one (it has by the time create or
+/// exec returns).
+pub(super) fn recv_nonblocking(sock: BorrowedFd) -> Option<OwnedFd> {
     let flags = nix::fcntl::fcntl(sock, nix::fcntl::FcntlArg::F_GETFL).ok()?;
     let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
     nix::fcntl::fcntl(sock, nix::fcntl::FcntlArg::F_SETFL(flags)).ok()?;

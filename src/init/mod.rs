@@ -217,6 +217,9 @@ fn build_container(
             m => return Err(Error::new(format!("sync: unexpected {m:?}"))),
         };
         let hooks = spec.hooks().as_ref();
+        // As runc: createContainer hooks run in the rootfs (a relative
+        // path in one names a file of the container's).
+        nix::unistd::chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
         crate::hooks::run_all(
             "createContainer",
             hooks.and_then(|h| h.create_container().as_ref()),
