@@ -179,43 +179,67 @@ fn exec_tty_relays_to_its_own_terminal() {
     let b = t.bundle();
     b.args(&["sleep", "1000"]);
     t.run_detached(&b, "exectty");
+    let script = "stty size; tty; read x; echo got-$x; exit 5";
+    let r = on_pty(
+        &t,
+        &["exec", "-t", "exectty", "sh", "-c", script],
+        (19, 66),
+        "xyz",
+    );
+    assert!(r.out.contains("/dev/pts/"), "no pty:\n{r}");
+    assert_eq!(r.status, 5, "exit status of exec:\n{r}");
+    t.hull(&["delete", "--force", "exectty"]).ok();
+}
+
+/// What a hull command run on a new pty of ours did.
+struct OnPty {
+    out: String,
+    status: i32,
+    stderr: String,
+    master: File,
+}
+
+impl std::fmt::Display for OnPty {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{}\n--- stderr ---\n{}", self.out, self.stderr)
+    }
+}
+
+/// Run hull with `args` on a new pty of `size` (rows, cols) whose process
+/// prints `stty size`, reads a line and echoes `got-<line>`: type `input`,
+/// and check the size and the input came through.
+fn on_pty(t: &Test, args: &[&str], size: (u16, u16), input: &str) -> OnPty {
     let ws = nix::pty::Winsize {
-        ws_row: 19,
-        ws_col: 66,
+        ws_row: size.0,
+        ws_col: size.1,
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
     let pty = nix::pty::openpty(&ws, None::<&nix::sys::termios::Termios>).unwrap();
-    let err = t.dir.join("exec-tty.err");
-    let mut cmd = t.command(&[
-        "exec",
-        "-t",
-        "exectty",
-        "sh",
-        "-c",
-        "stty size; tty; read x; echo got-$x; exit 5",
-    ]);
+    let err = t.dir.join("on-pty.err");
+    let mut cmd = t.command(args);
     cmd.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
         .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
         .stderr(File::create(&err).unwrap());
     let mut child = cmd.spawn().unwrap();
     drop(pty.slave);
     let mut master = File::from(pty.master);
-    let out = read_pty(&master, |s| s.contains("/dev/pts/"));
-    master.write_all(b"xyz\n").unwrap();
-    let out = out + &read_pty(&master, |s| s.contains("got-xyz"));
+    let size = format!("{} {}", size.0, size.1);
+    let out = read_pty(&master, |s| s.contains(&size));
+    master.write_all(format!("{input}\n").as_bytes()).unwrap();
+    let got = format!("got-{input}");
+    let out = out + &read_pty(&master, |s| s.contains(&got));
     let status = wait_exit(&mut child, WAIT * 3);
     let stderr = fs::read_to_string(&err).unwrap_or_default();
-    assert!(
-        out.contains("19 66"),
-        "window size not copied:\n{out}\n{stderr}"
-    );
-    assert!(
-        out.contains("got-xyz"),
-        "input not relayed:\n{out}\n{stderr}"
-    );
-    assert_eq!(status, 5, "exit status of exec:\n{out}\n{stderr}");
-    t.hull(&["delete", "--force", "exectty"]).ok();
+    let r = OnPty {
+        out,
+        status,
+        stderr,
+        master,
+    };
+    assert!(r.out.contains(&size), "window size not copied:\n{r}");
+    assert!(r.out.contains(&got), "input not relayed:\n{r}");
+    r
 }
 
 #[test]
@@ -237,42 +261,9 @@ fn run_relays_between_its_terminal_and_the_container() {
     let b = t.bundle();
     b.config(|c| c["process"]["terminal"] = json!(true))
         .sh("stty size; read x; echo got-$x; exit 7");
-    let ws = nix::pty::Winsize {
-        ws_row: 21,
-        ws_col: 77,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let pty = nix::pty::openpty(&ws, None::<&nix::sys::termios::Termios>).unwrap();
-    assert!(
-        tcgetattr(pty.master.as_fd())
-            .unwrap()
-            .local_flags
-            .contains(LocalFlags::ECHO)
-    );
-    let err = t.dir.join("relay.err");
-    let mut cmd = t.command(&["run", "--bundle", b.path(), "relay"]);
-    cmd.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
-        .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
-        .stderr(File::create(&err).unwrap());
-    let mut child = cmd.spawn().unwrap();
-    drop(pty.slave);
-    let mut master = File::from(pty.master);
-    let out = read_pty(&master, |s| s.contains("21 77"));
-    master.write_all(b"abc\n").unwrap();
-    let out = out + &read_pty(&master, |s| s.contains("got-abc"));
-    let status = wait_exit(&mut child, WAIT * 3);
-    let stderr = fs::read_to_string(&err).unwrap_or_default();
-    assert!(
-        out.contains("21 77"),
-        "window size not copied:\n{out}\n{stderr}"
-    );
-    assert!(
-        out.contains("got-abc"),
-        "input not relayed:\n{out}\n{stderr}"
-    );
-    assert_eq!(status, 7, "exit status of run:\n{out}\n{stderr}");
-    let restored = tcgetattr(master.as_fd()).unwrap();
+    let r = on_pty(&t, &["run", "--bundle", b.path(), "relay"], (21, 77), "abc");
+    assert_eq!(r.status, 7, "exit status of run:\n{r}");
+    let restored = tcgetattr(r.master.as_fd()).unwrap();
     assert!(
         restored.local_flags.contains(LocalFlags::ECHO),
         "terminal left in raw mode"

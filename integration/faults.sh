@@ -94,7 +94,7 @@ traced_create() { # ID STRACE-ARGS...
     # In a subshell: strace dies of the signal its tracee got, and the
     # shell would report that job's death.
     (strace -f -q -o "$WORK/trace" "$@" "$HULL" --root "$ROOT" create --bundle "$BUNDLE" "$id" \
-        >/dev/null 2>"$WORK/err"; true) &
+        >/dev/null 2>"$WORK/err"; true) 2>/dev/null &
     STRACE=$!
     rc=124
     for ((i = 0; i < TIMEOUT * 50; i++)); do
@@ -133,11 +133,20 @@ traced_create probe
 cp "$WORK/trace" "$WORK/probe.trace"
 "$HULL" --root "$ROOT" delete --force probe
 strace_done
-# Calls that cannot fail are left out (a failing exit_group returns).
+# Calls that cannot fail are left out (a failing exit_group returns), and
+# so are the C library's own start-up calls, made before hull's first
+# (fcntl(0, F_GETFD), main's stdio check): failing them tests libc.
+# calls: NAME COUNT CALLS-BEFORE-MAIN
+first=$(head -1 "$WORK/probe.trace" | awk '{print $1}')
+awk -v first="$first" '$1 == first && /fcntl\(0, F_GETFD\)/ { exit } $1 == first { print }' \
+    "$WORK/probe.trace" | sed -E -n 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' | sort | uniq -c |
+    awk '{print $2, $1}' >"$WORK/premain"
 sed -E -n 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$WORK/probe.trace" |
     grep -v -x -E 'exit|exit_group|rt_sigreturn|restart_syscall' | sort | uniq -c |
-    awk '{print $2, $1}' >"$WORK/calls"
-echo "faults: $(wc -l <"$WORK/calls") system calls, $(awk '{n += $2} END {print n}' "$WORK/calls") calls in one create"
+    awk '{print $2, $1}' |
+    awk 'NR == FNR { pre[$1] = $2; next } { print $1, $2, pre[$1] + 0 }' "$WORK/premain" - |
+    awk '$2 > $3' >"$WORK/calls"
+echo "faults: $(wc -l <"$WORK/calls") system calls, $(awk '{n += $2 - $3} END {print n}' "$WORK/calls") calls in one create after libc's start-up"
 
 errno_for() {
     case $1 in
@@ -190,14 +199,16 @@ one() { # SYSCALL WHEN ACTION(errno|KILL)
     fi
 }
 
-while read -r sc count; do
-    if [ "$MODE" = sample ]; then whens="1 $count"; else whens="1 2 3 5 10 $count"; fi
-    for when in $(tr ' ' '\n' <<<"$whens" | sort -nu); do
+while read -r sc count pre; do
+    # Occurrences counted from hull's first call of it.
+    if [ "$MODE" = sample ]; then nths="1"; else nths="1 2 3 5 10"; fi
+    whens=$(for n in $nths; do echo $((pre + n)); done; echo "$count")
+    for when in $(sort -nu <<<"$whens"); do
         [ "$when" -le "$count" ] || continue
         one "$sc" "$when" "$(errno_for "$sc")"
     done
     # SIGKILL at the first and last occurrence of every call.
-    for when in $(printf '1\n%s\n' "$count" | sort -nu); do
+    for when in $(printf '%s\n%s\n' $((pre + 1)) "$count" | sort -nu); do
         one "$sc" "$when" KILL
     done
 done <"$WORK/calls"

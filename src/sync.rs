@@ -89,6 +89,7 @@ impl Channel {
     /// or, the child, executed its program: the channel is close-on-exec).
     pub fn recv(&self) -> Result<Option<Msg>> {
         // MSG_TRUNC with MSG_PEEK: the size of the next datagram, unread.
+        let mut reset_seen = false;
         let size = loop {
             match nix::sys::socket::recv(
                 self.0.as_raw_fd(),
@@ -96,8 +97,9 @@ impl Channel {
                 MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
             ) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                // The peer died with our data unread: it is gone, as at
-                // end of file.
+                // The peer died with our data unread. The kernel says so
+                // once; what it sent before it died is still queued.
+                Err(nix::errno::Errno::ECONNRESET) if !reset_seen => reset_seen = true,
                 Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
                 r => break r.ctx(|| "sync: receive")?,
             }

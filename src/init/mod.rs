@@ -106,7 +106,10 @@ pub fn has_create_hooks(spec: &Spec) -> bool {
 fn setup(init: &Init) -> Result<(Prepared, OwnedFd)> {
     if init.state_lock >= 0 {
         // SAFETY: our copy of the parent's lock fd, unused by anything here.
-        unsafe { libc::close(init.state_lock) };
+        let r = unsafe { libc::close(init.state_lock) };
+        // Holding it would block every command on the container for as
+        // long as we live.
+        nix::errno::Errno::result(r).ctx(|| "close the state lock")?;
     }
     let spec = init.spec;
     // Nothing of the container may ptrace us or open /proc/<pid>/exe while
