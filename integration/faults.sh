@@ -148,9 +148,12 @@ sed -E -n 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$WORK/probe.trace" |
     awk '$2 > $3' >"$WORK/calls"
 echo "faults: $(wc -l <"$WORK/calls") system calls, $(awk '{n += $2 - $3} END {print n}' "$WORK/calls") calls in one create after libc's start-up"
 
+# The errno each call fails with; none for brk, which the kernel never
+# fails with an errno (it returns the old break: libc misreads -ENOMEM).
 errno_for() {
     case $1 in
-        mmap | munmap | mprotect | mremap | brk | clone | clone3) echo ENOMEM ;;
+        brk) ;;
+        mmap | munmap | mprotect | mremap | clone | clone3) echo ENOMEM ;;
         *) echo EIO ;;
     esac
 }
@@ -203,9 +206,10 @@ while read -r sc count pre; do
     # Occurrences counted from hull's first call of it.
     if [ "$MODE" = sample ]; then nths="1"; else nths="1 2 3 5 10"; fi
     whens=$(for n in $nths; do echo $((pre + n)); done; echo "$count")
+    errno=$(errno_for "$sc")
     for when in $(sort -nu <<<"$whens"); do
-        [ "$when" -le "$count" ] || continue
-        one "$sc" "$when" "$(errno_for "$sc")"
+        [ "$when" -le "$count" ] && [ -n "$errno" ] || continue
+        one "$sc" "$when" "$errno"
     done
     # SIGKILL at the first and last occurrence of every call.
     for when in $(printf '%s\n%s\n' $((pre + 1)) "$count" | sort -nu); do
