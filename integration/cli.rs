@@ -72,6 +72,13 @@ fn spec_is_runcs_default_without_inherited_capabilities() {
         ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
     );
     assert_eq!(config["process"]["terminal"], true);
+    let namespaces: Vec<&str> = config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(namespaces, ["pid", "network", "ipc", "uts", "mount"]);
     assert_eq!(
         config["linux"]["resources"]["devices"],
         json!([{"allow": false, "access": "rwm"}])
@@ -108,6 +115,8 @@ fn kill_with_signal_0_probes_liveness() {
     t.kill("probe", "KILL").ok();
     t.wait_status("probe", "stopped");
     t.kill("probe", "0").fails_with("container not running");
+    // With --all, nothing to signal is success (runc).
+    t.hull(&["kill", "--all", "probe", "0"]).ok();
 }
 
 #[test]
@@ -169,6 +178,22 @@ fn debug_lines_go_to_stderr_or_the_log() {
         text.contains("level=debug") && text.contains("create dbg2"),
         "{text}"
     );
+    // exec too, and nothing of the container's init reaches stderr.
+    let bx = t.bundle();
+    bx.args(&["sleep", "1000"]);
+    t.hull(&["run", "--detach", "--bundle", bx.path(), "dbgx"])
+        .ok();
+    let out = t.hull(&[
+        "--debug",
+        "--log",
+        log.to_str().unwrap(),
+        "exec",
+        "dbgx",
+        "true",
+    ]);
+    assert!(out.stderr.is_empty(), "{out}");
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(text.contains("exec dbgx"), "{text}");
     let json_log = t.dir.join("debug.json");
     let json_arg = format!("--log={}", json_log.display());
     t.hull(&[

@@ -408,4 +408,12 @@ fn exec_refuses_a_relative_cwd_and_replaces_an_env_variable() {
         "true",
     ])
     .fails_with("exec: --console-socket given without a terminal (--tty)");
+    // As runc: exec's own failures exit 255, the process's statuses are its own.
+    for args in [
+        &["exec", "nope", "true"][..],
+        &["exec", "ex", "no-such-binary"],
+    ] {
+        let out = t.hull(args);
+        assert_eq!(out.code, 255, "{out}");
+    }
 }

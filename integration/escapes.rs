@@ -368,12 +368,19 @@ fn a_frozen_cgroup_is_refused() {
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join(file), frozen).unwrap();
     let out = t.hull(&["run", "--detach", "--bundle", b.path(), "frozen"]);
+    // The cgroup is not hull's: left as it was, so a second try is refused too.
+    let still = fs::read_to_string(dir.join(file)).unwrap_or_default();
+    let again = t.hull(&["create", "--bundle", b.path(), "frozen2"]);
     // Whatever happened, leave nothing frozen behind.
     if dir.exists() {
         let _ = fs::write(dir.join(file), if frozen == "1" { "0" } else { "THAWED" });
+        let _ = fs::remove_dir(&dir);
     }
     out.fails_with("container's cgroup unexpectedly frozen");
+    again.fails_with("container's cgroup unexpectedly frozen");
+    assert_eq!(still.trim(), frozen, "the refused cgroup was changed");
     t.assert_nothing_left("frozen");
+    t.assert_nothing_left("frozen2");
 }
 
 /// A command that finds a container locked by another waits a bounded

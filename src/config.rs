@@ -285,9 +285,9 @@ fn validate_namespaces(linux: &oci_spec::runtime::Linux) -> Result<()> {
 }
 
 /// `hull spec`: runc's default config (as `runc spec` writes it), but
-/// named after us and with a cgroup namespace, as newer runc has. No
-/// inheritable or ambient capabilities (CVE-2022-29162: runc dropped
-/// them from its default; 1.1 still writes ambient ones).
+/// named after us, and without inheritable or ambient capabilities
+/// (CVE-2022-29162: runc dropped them from its default; 1.1 still writes
+/// ambient ones).
 pub fn default_spec() -> Spec {
     use oci_spec::runtime::{Capability, LinuxDeviceCgroupBuilder, LinuxResourcesBuilder};
     let mut spec = Spec::default();
@@ -310,6 +310,10 @@ pub fn default_spec() -> Spec {
         process.set_capabilities(Some(c));
     }
     if let Some(linux) = spec.linux_mut() {
+        // runc's namespaces: oci-spec's default adds a cgroup namespace.
+        if let Some(ns) = linux.namespaces_mut() {
+            ns.retain(|n| n.typ() != LinuxNamespaceType::Cgroup);
+        }
         let deny_all = LinuxDeviceCgroupBuilder::default()
             .allow(false)
             .access("rwm")

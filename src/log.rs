@@ -34,22 +34,24 @@ fn format(cfg: &Config, level: &str, msg: &str) -> String {
     }
 }
 
-/// Append to the log file; false when there is none.
+/// Append to the log file; false when there is none (a container's init
+/// cannot reach it once in its root: its lines are lost, never rerouted).
 fn write(level: &str, msg: &str) -> bool {
     let Some(cfg) = CONFIG.get() else {
         return false;
     };
+    let Some(path) = &cfg.file else {
+        return false;
+    };
     let line = format(cfg, level, msg);
-    if let Some(path) = &cfg.file
-        && let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
     {
         let _ = writeln!(f, "{line}");
-        return true;
     }
-    false
+    true
 }
 
 pub fn error(msg: &str) {

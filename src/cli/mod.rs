@@ -228,7 +228,12 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
         Cmd::Create { args, id } => {
             container::create::create(root, &id, &args.options()).map(|_| 0)
         }
-        Cmd::Exec(args) => exec::run(root, *args),
+        // As runc: exec's own failures exit 255, apart from the process's
+        // statuses.
+        Cmd::Exec(args) => exec::run(root, *args).or_else(|e| {
+            hull::log::error(e.message());
+            Ok(255)
+        }),
         Cmd::Start { id } => container::start::start(root, &id).map(|_| 0),
         Cmd::State { id } => {
             let v = container::state::state(root, &id)?;

@@ -71,6 +71,12 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     let linux = bundle.spec.linux().as_ref();
     let cgroup = Cgroup::new(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
     let dir = StateDir::create(root, id)?;
+    // Before the cgroup is recorded as ours: a refused one is not ours to
+    // remove.
+    if let Err(e) = check_cgroup_unused(&cgroup) {
+        let _ = dir.remove();
+        return Err(e);
+    }
     if crate::log::debugging() {
         crate::log::debug(&format!(
             "create {id}: bundle {}, rootfs {}",
@@ -95,7 +101,6 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     // --force` finds what to remove. On failure, undo in reverse order.
     let result = dir.record(&st).and_then(|()| {
         cgroup.create()?;
-        check_cgroup_unused(&cgroup)?;
         let resources = linux
             .and_then(|l| l.resources().clone())
             .unwrap_or_default();
@@ -144,8 +149,8 @@ fn roll_back(e: Error, dir: StateDir, st: &mut State, cgroup: &Cgroup, spec: &Sp
 }
 
 /// A cgroup that exists already may be frozen, which would hang our init
-/// in it (runc refuses too); one that holds processes is shared, as the
-/// config may mean, but worth a warning.
+/// in it (runc refuses too, and leaves it as it is); one that holds
+/// processes is shared, as the config may mean, but worth a warning.
 fn check_cgroup_unused(cgroup: &Cgroup) -> Result<()> {
     if cgroup.is_frozen()? {
         bail!("container's cgroup unexpectedly frozen");

@@ -11,7 +11,9 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
     match (&st.cgroup, all) {
-        // Signal 0 is a liveness probe (engines send it): of the init.
+        // Signal 0 is a liveness probe (engines send it): of the init; with
+        // --all, nothing to signal is success, as with runc.
+        (_, true) if signal == 0 => Ok(()),
         _ if signal == 0 => signal_init(&st, 0),
         (Some(cgroup), true) => {
             // Nothing left to signal is success, as with runc.

@@ -79,6 +79,13 @@ pub fn prepare(
             .unwrap_or_default();
         devices::create_all(root.as_fd(), devices, in_userns)?;
     }
+    // The pty is bound on /dev/console after this: its mount point must
+    // exist before /dev may turn read-only.
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    if terminal && !read_only_later.is_empty() {
+        path::create(root.as_fd(), Path::new("/dev/console"), path::Kind::File)
+            .ctx(|| "create /dev/console")?;
+    }
     for (i, dest) in read_only_later {
         let what = || format!("mounts[{i}]: remount {} read-only", dest.display());
         let target = mounts::reopen(root.as_fd(), dest, path::Kind::Dir).ctx(what)?;
