@@ -416,9 +416,10 @@ fn a_held_lock_is_waited_for_a_bounded_time_and_named() {
     t.delete("locked").ok();
 }
 
-/// The precise point issue 18 found: killed at the fsync of state.json,
-/// after the clone. The container is listed as stopped, its init dies by
-/// itself, and `delete --force` removes its cgroups.
+/// The precise point issue 18 found: killed after the clone, before the
+/// state names the init (at the rename of its second record). The
+/// container is listed as stopped, its init dies by itself, and `delete
+/// --force` removes its cgroups.
 #[test]
 fn a_create_killed_at_its_state_write_is_found_and_removed() {
     if std::process::Command::new("strace")
@@ -438,11 +439,11 @@ fn a_create_killed_at_its_state_write_is_found_and_removed() {
         "-o",
         "/dev/null",
         "-e",
-        "inject=fsync:signal=KILL:when=1",
+        "inject=rename:signal=KILL:when=2",
     ])
     .arg(HULL)
     .args(["--root", t.root.to_str().unwrap()])
-    .args(["create", "--bundle", b.path(), "fsync"]);
+    .args(["create", "--bundle", b.path(), "killed"]);
     let out = t.output(&mut cmd);
     assert_ne!(out.code, 0, "create was not killed: {out}");
     wait_for("the orphaned init to exit", || {
@@ -455,7 +456,7 @@ fn a_create_killed_at_its_state_write_is_found_and_removed() {
         !cgroups_left(&t).is_empty(),
         "the cgroups made before the kill are gone already"
     );
-    t.hull(&["delete", "--force", "fsync"]).ok();
-    t.assert_nothing_left("fsync");
+    t.hull(&["delete", "--force", "killed"]).ok();
+    t.assert_nothing_left("killed");
     assert_eq!(cgroups_left(&t), Vec::<std::path::PathBuf>::new());
 }

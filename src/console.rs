@@ -114,7 +114,7 @@ pub fn set_size(fd: BorrowedFd, rows: u16, cols: u16) -> Result<()> {
         .ctx(|| "set window size")
 }
 
-fn get_size(fd: RawFd) -> Option<(u16, u16)> {
+pub fn get_size(fd: RawFd) -> Option<(u16, u16)> {
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ writes one winsize.
     (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0).then_some((ws.ws_row, ws.ws_col))

@@ -195,25 +195,16 @@ impl StateDir {
         read_file(&self.path, &self.id)
     }
 
-    /// Write state.json atomically: temp file, fsync, rename.
+    /// Write state.json atomically (temp file, rename): readers that take
+    /// no lock (`state`, `list`) see the old file or the new one, whole.
+    /// No fsync: it names live processes and cgroups, which a host crash
+    /// takes with it (and the state root is a tmpfs, /run, as a rule).
     pub fn save(&self, state: &State) -> Result<()> {
-        self.write(state, true)
-    }
-
-    /// Record a create's progress: atomic as [`save`](Self::save), without
-    /// the fsync (a state root on disk that loses this in a crash loses
-    /// the processes and cgroups it names with it).
-    pub fn record(&self, state: &State) -> Result<()> {
-        self.write(state, false)
-    }
-
-    fn write(&self, state: &State, sync: bool) -> Result<()> {
         let tmp = self.path.join(".state.json.tmp");
         let file = self.path.join(STATE_FILE);
         let json = serde_json::to_vec(state).map_err(|e| Error::new(e.to_string()))?;
         let mut f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
         f.write_all(&json)
-            .and_then(|_| if sync { f.sync_all() } else { Ok(()) })
             .ctx(|| format!("write {}", tmp.display()))?;
         std::fs::rename(&tmp, &file).ctx(|| format!("rename {}", file.display()))
     }

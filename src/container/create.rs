@@ -99,7 +99,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     };
     // Recorded before the cgroup exists: if we die from here on, `delete
     // --force` finds what to remove. On failure, undo in reverse order.
-    let result = dir.record(&st).and_then(|()| {
+    let result = dir.save(&st).and_then(|()| {
         cgroup.create()?;
         let resources = linux
             .and_then(|l| l.resources().clone())
@@ -233,7 +233,7 @@ fn setup(
         st.pid = pid;
         st.start_time =
             state::process_start_time(pid).ok_or_else(|| Error::new(sync::PEER_GONE))?;
-        dir.record(st)?;
+        dir.save(st)?;
         crate::log::debug(&format!("create {}: init cloned, pid {pid}", st.id));
         if config::new_namespace(spec, LinuxNamespaceType::User) {
             namespaces::write_id_maps(pid, spec)?;
@@ -274,16 +274,16 @@ fn setup(
 /// report): say how it died, and, for an OOM kill in its cgroup, which
 /// limit did it, rather than a bare "exited during setup".
 pub fn explain_death(e: Error, c: &Created, cgroup: &Cgroup, spec: &Spec) -> Error {
-    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
     if e.message() != sync::PEER_GONE {
         return e;
     }
-    // It closed its end: it is dying, if not dead.
+    // It closed its end: it is dying, if not dead. Looked at through its
+    // pidfd and left unreaped (kill_and_reap reaps it), so no pid is ever
+    // waited for twice: in a threaded caller it may be another's by then.
     let _ = sys::pidfd_wait_exit(c.pidfd.as_fd(), 1000);
-    let status = waitpid(
-        nix::unistd::Pid::from_raw(c.pid),
-        Some(WaitPidFlag::WNOHANG),
-    );
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    let status = waitid(Id::PIDFd(c.pidfd.as_fd()), flags);
     match status {
         Ok(WaitStatus::Exited(_, code)) => Error::new(format!(
             "container init exited with status {code} during setup"
@@ -410,10 +410,12 @@ pub fn send_pidfd(socket: &Path, pidfd: std::os::fd::BorrowedFd) -> Result<()> {
     sys::send_fd(sock.as_fd(), pidfd, "pidfd").map_err(|e| Error::new(format!("{}: {e}", what())))
 }
 
-/// SIGKILL our child and reap it.
+/// SIGKILL our child and reap it, through its pidfd (never a pid that
+/// may have been reused).
 pub fn kill_and_reap(c: &Created) {
+    use nix::sys::wait::{Id, WaitPidFlag, waitid};
     let _ = sys::pidfd_send_signal(c.pidfd.as_fd(), nix::libc::SIGKILL);
-    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(c.pid), None);
+    let _ = waitid(Id::PIDFd(c.pidfd.as_fd()), WaitPidFlag::WEXITED);
 }
 
 /// Written atomically (temp file + rename): engines read it as soon as create returns.

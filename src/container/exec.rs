@@ -73,6 +73,22 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     } else {
         None
     };
+    // The process may look at its size at once: give the pty ours from
+    // the start, not only once we relay.
+    let mut sized;
+    let process = match crate::console::get_size(0) {
+        Some((rows, cols)) if relay.is_some() && process.console_size().is_none() => {
+            sized = process.clone();
+            let size = oci_spec::runtime::BoxBuilder::default()
+                .height(rows as u64)
+                .width(cols as u64)
+                .build()
+                .ok();
+            sized.set_console_size(size);
+            &sized
+        }
+        _ => process,
+    };
     if !terminal && matches!(opts.console, Console::Socket(_)) {
         bail!("exec: --console-socket given without a terminal (--tty)");
     }
