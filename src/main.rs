@@ -56,6 +56,34 @@ fn or_die(p: *mut u8) -> *mut u8 {
 #[global_allocator]
 static ALLOCATOR: Allocator = Allocator;
 
+/// getrandom(3) for this binary: std seeds every hash map with it and
+/// panics when it fails, so a transient failure (EINTR, EAGAIN, EIO) is
+/// retried a few times before it is reported as the C library would.
+///
+/// # Safety
+/// The caller passes a buffer of `len` writable bytes, as for libc's.
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getrandom(
+    buf: *mut libc::c_void,
+    len: libc::size_t,
+    flags: libc::c_uint,
+) -> libc::ssize_t {
+    let mut left = 8;
+    loop {
+        // SAFETY: the caller's buffer, as libc's getrandom takes it.
+        let r = unsafe { libc::syscall(libc::SYS_getrandom, buf, len, flags) };
+        let transient = matches!(
+            nix::errno::Errno::last(),
+            nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN | nix::errno::Errno::EIO
+        );
+        if r >= 0 || !transient || left == 0 {
+            return r as libc::ssize_t;
+        }
+        left -= 1;
+    }
+}
+
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
