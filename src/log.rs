@@ -68,15 +68,13 @@ pub fn warn(msg: &str) {
     eprintln!("hull: warning: {msg}");
 }
 
-pub fn debug(msg: &str) {
-    if let Some(cfg) = CONFIG.get().filter(|c| c.debug)
-        && !write("debug", msg)
-    {
-        eprintln!("{}", format(cfg, "debug", msg));
+/// A debug line, built only with `--debug`: the lifecycle's path does not
+/// format messages nobody reads.
+pub fn debug(msg: impl FnOnce() -> String) {
+    if let Some(cfg) = CONFIG.get().filter(|c| c.debug) {
+        let msg = msg();
+        if !write("debug", &msg) {
+            eprintln!("{}", format(cfg, "debug", &msg));
+        }
     }
-}
-
-/// Whether debug messages are wanted (to skip building them otherwise).
-pub fn debugging() -> bool {
-    CONFIG.get().is_some_and(|c| c.debug)
 }

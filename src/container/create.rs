@@ -77,13 +77,13 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
         let _ = dir.remove();
         return Err(e);
     }
-    if crate::log::debugging() {
-        crate::log::debug(&format!(
+    crate::log::debug(|| {
+        format!(
             "create {id}: bundle {}, rootfs {}",
             bundle.dir.display(),
             bundle.rootfs.display()
-        ));
-    }
+        )
+    });
     let mut st = State {
         id: dir.id.clone(),
         pid: 0,
@@ -234,7 +234,7 @@ fn setup(
         st.start_time =
             state::process_start_time(pid).ok_or_else(|| Error::new(sync::PEER_GONE))?;
         dir.save(st)?;
-        crate::log::debug(&format!("create {}: init cloned, pid {pid}", st.id));
+        crate::log::debug(|| format!("create {}: init cloned, pid {pid}", st.id));
         if config::new_namespace(spec, LinuxNamespaceType::User) {
             namespaces::write_id_maps(pid, spec)?;
         }
@@ -257,7 +257,7 @@ fn setup(
         }
         // Only now may the init outlive us.
         parent_end.send(&Msg::Created)?;
-        crate::log::debug(&format!("create {}: created, init waits for start", st.id));
+        crate::log::debug(|| format!("create {}: created, init waits for start", st.id));
         Ok(())
     })();
     match result {

@@ -28,7 +28,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
-    crate::log::debug(&format!("delete {id}: pid {}, force {force}", st.pid));
+    crate::log::debug(|| format!("delete {id}: pid {}, force {force}", st.pid));
     let status = super::status(&dir.path, &st);
     if status != Status::Stopped && !force {
         bail!(

@@ -39,7 +39,7 @@ pub fn container_spec(dir: &StateDir) -> Result<Spec> {
 pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Result<i32> {
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
-    crate::log::debug(&format!("exec {id}: into pid {}", st.pid));
+    crate::log::debug(|| format!("exec {id}: into pid {}", st.pid));
     match super::status(&dir.path, &st) {
         Status::Running => {}
         Status::Created => {}

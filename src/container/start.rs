@@ -26,9 +26,9 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         Mode::empty(),
     )
     .ctx(|| "open exec fifo")?;
-    crate::log::debug(&format!("start {id}: releasing pid {}", st.pid));
+    crate::log::debug(|| format!("start {id}: releasing pid {}", st.pid));
     wait_released(&fifo, &pidfd)?;
-    crate::log::debug(&format!("start {id}: the init executed the process"));
+    crate::log::debug(|| format!("start {id}: the init executed the process"));
     std::fs::remove_file(dir.fifo()).ctx(|| "remove exec fifo")?;
     let poststart = st.hooks.as_ref().and_then(|h| h.poststart().as_ref());
     if poststart.is_some_and(|h| !h.is_empty()) {

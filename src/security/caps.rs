@@ -82,9 +82,9 @@ pub fn after_user(caps: &LinuxCapabilities) -> Result<()> {
             caps::raise(None, CapSet::Ambient, c)
                 .map_err(|e| err(&format!("raise ambient {c}"), e))?;
         } else {
-            crate::log::debug(&format!(
-                "ambient capability {c} skipped: not in the permitted and inheritable sets"
-            ));
+            crate::log::debug(|| {
+                format!("ambient capability {c} skipped: not in the permitted and inheritable sets")
+            });
         }
     }
     Ok(())
