@@ -146,10 +146,7 @@ pub fn openat2(dir: BorrowedFd, path: &CStr, flags: i32, resolve: u64) -> Result
 /// that hull inherited reaches the container (CVE-2024-21626). `fd_dir` is
 /// our /proc/self/fd, opened while the host's /proc was reachable.
 pub fn cloexec_from(first: u32, fd_dir: BorrowedFd) -> Result<(), Errno> {
-    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
-    // SAFETY: plain syscall.
-    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    if Errno::result(ret).is_ok() {
+    if close_range_cloexec(first) {
         return Ok(());
     }
     // Older kernels, and seccomp profiles older than close_range (loaded
@@ -174,17 +171,23 @@ pub fn cloexec_from(first: u32, fd_dir: BorrowedFd) -> Result<(), Errno> {
     Ok(())
 }
 
+/// close_range(first.., CLOSE_RANGE_CLOEXEC): false where the kernel (or a
+/// seccomp profile older than it) does not have it.
+fn close_range_cloexec(first: u32) -> bool {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: plain syscall on fd numbers.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) == 0 }
+}
+
 /// [`cloexec_from`] for a forked child about to exec (a hook): no /proc
 /// listing and no allocation, only syscalls. Without close_range, each
 /// possible fd up to the open-files limit.
 pub fn cloexec_from_in_child(first: u32) {
-    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    if close_range_cloexec(first) {
+        return;
+    }
     // SAFETY: plain syscalls on fd numbers; an unused one gives EBADF.
     unsafe {
-        let ret = libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC);
-        if ret == 0 {
-            return;
-        }
         let mut lim = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
