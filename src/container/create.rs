@@ -273,7 +273,7 @@ fn setup(
 /// An init that went without a word (killed, or dead before it could
 /// report): say how it died, and, for an OOM kill in its cgroup, which
 /// limit did it, rather than a bare "exited during setup".
-pub fn explain_death(e: Error, c: &Created, cgroup: &Cgroup, spec: &Spec) -> Error {
+fn explain_death(e: Error, c: &Created, cgroup: &Cgroup, spec: &Spec) -> Error {
     use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
     if e.message() != sync::PEER_GONE {
         return e;

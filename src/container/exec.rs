@@ -29,6 +29,18 @@ pub struct ExecOptions {
     pub pidfd_socket: Option<std::path::PathBuf>,
 }
 
+/// `process` with a console of (rows, cols).
+fn with_console_size(process: &Process, (rows, cols): (u16, u16)) -> Process {
+    let mut sized = process.clone();
+    let size = oci_spec::runtime::BoxBuilder::default()
+        .height(rows as u64)
+        .width(cols as u64)
+        .build()
+        .ok();
+    sized.set_console_size(size);
+    sized
+}
+
 /// The container's config as `create` kept it.
 pub fn container_spec(dir: &StateDir) -> Result<Spec> {
     crate::config::load_spec(&dir.path.join("config.json")).map(|(spec, _)| spec)
@@ -61,13 +73,7 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
         if opts.detach {
             bail!("exec: a terminal with --detach needs --console-socket");
         }
-        let (ours, theirs) = nix::sys::socket::socketpair(
-            nix::sys::socket::AddressFamily::Unix,
-            nix::sys::socket::SockType::Stream,
-            None,
-            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-        )
-        .ctx(|| "console socketpair")?;
+        let (ours, theirs) = super::run::console_pair()?;
         console_opt = Console::Fd(std::os::fd::AsRawFd::as_raw_fd(&theirs));
         Some((ours, theirs))
     } else {
@@ -75,16 +81,10 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     };
     // The process may look at its size at once: give the pty ours from
     // the start, not only once we relay.
-    let mut sized;
-    let process = match crate::console::get_size(0) {
-        Some((rows, cols)) if relay.is_some() && process.console_size().is_none() => {
-            sized = process.clone();
-            let size = oci_spec::runtime::BoxBuilder::default()
-                .height(rows as u64)
-                .width(cols as u64)
-                .build()
-                .ok();
-            sized.set_console_size(size);
+    let sized;
+    let process = match relay.as_ref().and_then(|_| crate::console::get_size(0)) {
+        Some(size) if process.console_size().is_none() => {
+            sized = with_console_size(process, size);
             &sized
         }
         _ => process,

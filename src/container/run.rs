@@ -40,13 +40,7 @@ pub fn run(root: &Path, id: &str, opts: &RunOptions) -> Result<i32> {
     // In the foreground without a console socket we take the pty master
     // ourselves; the init only sends it if the config asks for a terminal.
     let relay = if matches!(create_opts.console, Console::None) && !opts.detach {
-        let (ours, theirs) = socketpair(
-            AddressFamily::Unix,
-            SockType::Stream,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .ctx(|| "console socketpair")?;
+        let (ours, theirs) = console_pair()?;
         create_opts.console = Console::Fd(theirs.as_raw_fd());
         Some((ours, theirs))
     } else {
@@ -125,6 +119,18 @@ impl Foreground {
             None => wait_forwarding(&self.sfd, created),
         }
     }
+}
+
+/// A socket pair on which a process in the foreground sends us its pty
+/// master (ours, then the end it gets as its console socket).
+pub(super) fn console_pair() -> Result<(OwnedFd, OwnedFd)> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx(|| "console socketpair")
 }
 
 /// The pty master, if the process sent one (it has by the time create or
