@@ -467,3 +467,37 @@ fn a_create_killed_at_its_state_write_is_found_and_removed() {
     t.assert_nothing_left("killed");
     assert_eq!(cgroups_left(&t), Vec::<std::path::PathBuf>::new());
 }
+
+/// While a create is at work (here in a slow prestart hook, holding the
+/// state lock), `state` and `list` answer at once, with status creating.
+#[test]
+fn a_create_at_work_is_listed_as_creating_without_waiting() {
+    let t = Test::new();
+    let b = t.bundle();
+    let gate = t.dir.join("gate");
+    b.args(&["sleep", "1000"]).config(|c| {
+        let script = format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display());
+        c["hooks"] = json!({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]});
+    });
+    let mut create = t
+        .command(&["create", "--bundle", b.path(), "slow"])
+        .spawn()
+        .unwrap();
+    wait_for("the init to be recorded", || {
+        t.root.join("slow/state.json").exists()
+            && t.hull(&["state", "slow"])
+                .stdout
+                .contains(r#""status": "creating""#)
+    });
+    let started = std::time::Instant::now();
+    let listed = t.hull(&["list", "--format", "json"]).ok();
+    assert!(listed.stdout.contains(r#""status":"creating""#), "{listed}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "list waited"
+    );
+    fs::write(&gate, "").unwrap();
+    assert_eq!(wait_exit(&mut create, WAIT), 0);
+    assert_eq!(t.state("slow")["status"], "created");
+    t.hull(&["delete", "--force", "slow"]).ok();
+}
