@@ -263,7 +263,7 @@ fn setup(
     match result {
         Ok(()) => Ok(created),
         Err(e) => {
-            let e = explain_death(e, &created, cgroup, spec);
+            let e = explain_death(e, &created, &parent_end, cgroup, spec);
             kill_and_reap(&created);
             Err(e)
         }
@@ -273,15 +273,23 @@ fn setup(
 /// An init that went without a word (killed, or dead before it could
 /// report): say how it died, and, for an OOM kill in its cgroup, which
 /// limit did it, rather than a bare "exited during setup".
-fn explain_death(e: Error, c: &Created, cgroup: &Cgroup, spec: &Spec) -> Error {
+fn explain_death(e: Error, c: &Created, chan: &Channel, cgroup: &Cgroup, spec: &Spec) -> Error {
     use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
     if e.message() != sync::PEER_GONE {
         return e;
     }
-    // It closed its end: it is dying, if not dead. Looked at through its
-    // pidfd and left unreaped (kill_and_reap reaps it), so no pid is ever
-    // waited for twice: in a threaded caller it may be another's by then.
-    let _ = sys::pidfd_wait_exit(c.pidfd.as_fd(), 1000);
+    // It closed its end, or was found dead: it is dying, if not dead.
+    if !sys::pidfd_wait_exit(c.pidfd.as_fd(), 1000).unwrap_or(false) {
+        return e;
+    }
+    // It may have said why before it went (found dead before we read it);
+    // its end is closed, so this read does not wait.
+    if let Ok(Some(Msg::Error(text))) = chan.recv() {
+        return Error::new(text);
+    }
+    // Looked at through its pidfd and left unreaped (kill_and_reap reaps
+    // it), so no pid is ever waited for twice: in a threaded caller it may
+    // be another's by then.
     let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
     let status = waitid(Id::PIDFd(c.pidfd.as_fd()), flags);
     match status {
