@@ -398,6 +398,93 @@ fn library_run_with_pipes_and_callback() {
     e.assert_clean("lib");
 }
 
+/// The library in a threaded program: 8 threads run containers at once,
+/// 25 each, while another thread allocates without pause. A child cloned
+/// while another thread holds a malloc or stdio lock would wait for it
+/// forever (the bug this guards against hung after a few dozen).
+#[test]
+fn library_run_from_many_threads() {
+    use hull::driver::{Command as DriverCommand, Driver, ExitStatus, Pipes};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, mpsc};
+    const THREADS: usize = 8;
+    const ROUNDS: usize = 25;
+    // One malloc arena for every thread from here on (as MALLOC_ARENA_MAX=1
+    // does): the allocating thread then holds the lock a child needs.
+    unsafe extern "C" {
+        fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+    }
+    const M_ARENA_MAX: std::ffi::c_int = -8;
+    // SAFETY: a plain setting of glibc's malloc.
+    unsafe { mallopt(M_ARENA_MAX, 1) };
+    let e = Env::new();
+    let driver = Arc::new(Driver {
+        root: e.bundle_root(),
+        state_root: e.t.root.clone(),
+        cgroup_parent: e.cgroup_parent(),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let churn = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut kept: Vec<Vec<u8>> = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                kept.push(vec![7u8; 64 + kept.len() % 4096]);
+                if kept.len() > 1000 {
+                    kept.clear();
+                }
+            }
+        })
+    };
+    let done = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    for t in 0..THREADS {
+        let docs: Vec<String> = (0..ROUNDS)
+            .map(|r| {
+                e.command(&format!("thr{t}-{r}"), "exit 3", json!({}))
+                    .to_string()
+            })
+            .collect();
+        let (driver, done, tx) = (driver.clone(), done.clone(), tx.clone());
+        std::thread::spawn(move || {
+            for doc in docs {
+                let cmd = DriverCommand::from_json(doc.as_bytes()).unwrap();
+                let status = driver.run(&cmd, Pipes::null(), |_| {});
+                let ok = matches!(status, Ok(ExitStatus::Exited(3)));
+                done.fetch_add(1, Ordering::Relaxed);
+                if !ok {
+                    let _ = tx.send(Err(format!("{}: {status:?}", cmd.id)));
+                    return;
+                }
+            }
+            let _ = tx.send(Ok(()));
+        });
+    }
+    drop(tx);
+    let deadline = Instant::now() + std::time::Duration::from_secs(180);
+    let mut failures = Vec::new();
+    for _ in 0..THREADS {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failures.push(e),
+            Err(_) => panic!(
+                "hung: {} of {} containers finished in 180 s",
+                done.load(Ordering::Relaxed),
+                THREADS * ROUNDS
+            ),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    churn.join().unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    for t in 0..THREADS {
+        for r in 0..ROUNDS {
+            e.assert_clean(&format!("thr{t}-{r}"));
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Filesystem and devices
 // ---------------------------------------------------------------------------
@@ -991,8 +1078,8 @@ fn tty_relays_resizes_and_exits() {
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    // SAFETY: TIOCSWINSZ reads one winsize.
     assert_eq!(
+        // SAFETY: TIOCSWINSZ reads one winsize.
         unsafe { nix::libc::ioctl(master.as_raw_fd(), nix::libc::TIOCSWINSZ, &ws) },
         0
     );

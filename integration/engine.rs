@@ -424,9 +424,16 @@ fn exec_detach_writes_the_pid_file_and_returns() {
         .trim()
         .parse()
         .expect("pid file holds a decimal pid");
-    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    // The channel closes at the exec trampoline's execve, a moment before
+    // the program's own (see security::trampoline): same pid, either way.
+    let cmdline = || fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let deadline = Instant::now() + WAIT;
+    while cmdline() != b"sleep\x00500\x00" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(
-        cmdline, b"sleep\x00500\x00",
+        cmdline(),
+        b"sleep\x00500\x00",
         "pid {pid} is not the exec'd process"
     );
     let init = t.state("det")["pid"].as_i64().unwrap();

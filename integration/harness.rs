@@ -49,8 +49,8 @@ static BASE: OnceLock<PathBuf> = OnceLock::new();
 /// `<tmp>/hull-itest-<pid>`, removed when the test process exits.
 fn base() -> &'static Path {
     BASE.get_or_init(|| {
-        // SAFETY: plain libc call.
         assert_eq!(
+            // SAFETY: plain libc call.
             unsafe { geteuid() },
             0,
             "the integration tests must run as root"
@@ -62,8 +62,8 @@ fn base() -> &'static Path {
         // Container inits outlive the `hull create` that forked them: make
         // them our children rather than pid 1's, so the cleanup reaps them.
         const PR_SET_CHILD_SUBREAPER: c_int = 36;
-        // SAFETY: plain prctl.
         assert_eq!(
+            // SAFETY: plain prctl.
             unsafe { prctl(PR_SET_CHILD_SUBREAPER, 1 as std::ffi::c_ulong) },
             0,
             "become a subreaper"

@@ -5,6 +5,9 @@
 //! Run with `cargo test --test integration -- --test-threads=2`; with
 //! `HULL_ITEST_VERBOSE=1 ... -- --nocapture` every hull command's output is shown.
 
+// Every unsafe block says why it is sound (`// SAFETY:`).
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod harness;
 
 mod cgroups;

@@ -1216,11 +1216,13 @@ fn seccomp_notify_hands_the_listener_to_the_agent() {
             }
             // SAFETY: zeroed plain-data structs, as the ioctls want them.
             let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+            // SAFETY: the ioctl writes one seccomp_notif.
             if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } != 0
             {
                 break;
             }
             nrs.push(req.data.nr);
+            // SAFETY: as above.
             let mut resp: libc::seccomp_notif_resp = unsafe { std::mem::zeroed() };
             resp.id = req.id;
             if nrs.len() == 1 {

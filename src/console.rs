@@ -115,6 +115,7 @@ pub fn set_size(fd: BorrowedFd, rows: u16, cols: u16) -> Result<()> {
 }
 
 pub fn get_size(fd: RawFd) -> Option<(u16, u16)> {
+    // SAFETY: winsize is plain integers, for which zero is valid.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ writes one winsize.
     (unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0).then_some((ws.ws_row, ws.ws_col))

@@ -1,6 +1,9 @@
 //! hull: a low-level OCI container runtime. The library holds all logic;
 //! `main.rs` is a thin CLI over `container::*`.
 
+// Every unsafe block says why it is sound (`// SAFETY:`).
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod cgroups;
 pub mod config;
 pub mod console;
@@ -10,6 +13,7 @@ pub mod error;
 pub mod features;
 pub mod hooks;
 pub mod init;
+pub mod launch;
 pub mod log;
 pub mod namespaces;
 pub mod rootfs;

@@ -5,6 +5,8 @@
 //! any of those system calls fails; hull does the part it needs itself and
 //! turns every failure into one error line and exit 1.
 
+// Every unsafe block says why it is sound (`// SAFETY:`).
+#![deny(clippy::undocumented_unsafe_blocks)]
 // The bin's unit-test build keeps libtest's own main.
 #![cfg_attr(not(test), no_main)]
 

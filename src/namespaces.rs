@@ -78,6 +78,11 @@ pub fn of(spec: &Spec) -> impl Iterator<Item = &oci_spec::runtime::LinuxNamespac
 pub struct Joins(Vec<(LinuxNamespaceType, OwnedFd)>);
 
 impl Joins {
+    /// Our fds of the namespaces to join.
+    pub fn fds(&self) -> impl Iterator<Item = std::os::fd::RawFd> + '_ {
+        self.0.iter().map(|(_, fd)| fd.as_raw_fd())
+    }
+
     pub fn open(spec: &Spec) -> Result<Joins> {
         let mut joins = Vec::new();
         for ns in of(spec) {

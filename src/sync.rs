@@ -43,6 +43,12 @@ pub fn pair() -> Result<(Channel, Channel)> {
     Ok((Channel(a), Channel(b)))
 }
 
+impl std::os::fd::AsRawFd for Channel {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
 impl Channel {
     pub fn send(&self, msg: &Msg) -> Result<()> {
         let mut buf = Vec::with_capacity(64);

@@ -28,15 +28,21 @@ pub enum Forked {
 }
 
 /// clone3 without a new stack: the child continues on a copy-on-write copy
-/// of ours, like fork(2), but with namespace flags and a pidfd. hull is
-/// single-threaded, so the child may allocate freely. (No CLONE_INTO_CGROUP:
-/// the parent places the child, in every hierarchy, before it runs on.)
+/// of ours, like fork(2), but with namespace flags and a pidfd. Only for a
+/// single-threaded caller (see `launch`): the child may allocate because
+/// no other thread can hold a lock. (No CLONE_INTO_CGROUP: the parent
+/// places the child, in every hierarchy, before it runs on.)
 pub fn clone3(flags: u64) -> Result<Forked, Errno> {
     let mut pidfd: RawFd = -1;
     let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut RawFd as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // With CLONE_PARENT the kernel takes our own exit signal (and
+        // refuses another).
+        exit_signal: match flags & libc::CLONE_PARENT as u64 {
+            0 => libc::SIGCHLD as u64,
+            _ => 0,
+        },
         ..Default::default()
     };
     // SAFETY: the args struct outlives the call; with stack == 0 the child
@@ -59,12 +65,28 @@ pub fn clone3(flags: u64) -> Result<Forked, Errno> {
     }
 }
 
+/// Whether ours is the only thread: /proc/self/task links one entry per
+/// thread besides `.` and `..` (one stat, no read).
+pub fn is_single_threaded() -> bool {
+    std::fs::metadata("/proc/self/task").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.nlink() == 3
+    })
+}
+
+/// Reap our child `pid`, which we alone know of (a helper just forked).
+pub fn reap(pid: i32) {
+    let pid = nix::unistd::Pid::from_raw(pid);
+    while nix::sys::wait::waitpid(pid, None) == Err(Errno::EINTR) {}
+}
+
 pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
     // SAFETY: plain syscall, the returned fd is new and owned by us.
     let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if ret < 0 {
         return Err(Errno::last());
     }
+    // SAFETY: the kernel just handed us this fd.
     Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
 }
 
@@ -132,6 +154,7 @@ pub fn openat2(dir: BorrowedFd, path: &CStr, flags: i32, resolve: u64) -> Result
             )
         };
         if ret >= 0 {
+            // SAFETY: the kernel just handed us this fd.
             return Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) });
         }
         // EAGAIN: a rename raced the lookup; the kernel asks us to retry.
@@ -177,6 +200,42 @@ fn close_range_cloexec(first: u32) -> bool {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
     // SAFETY: plain syscall on fd numbers.
     unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) == 0 }
+}
+
+/// Close every fd from `first` on but those in `keep`: close_range(2)
+/// over the gaps between them.
+pub fn close_fds_except(first: u32, keep: &[RawFd]) -> Result<(), Errno> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter_map(|&fd| u32::try_from(fd).ok())
+        .collect();
+    keep.retain(|&fd| fd >= first);
+    keep.sort_unstable();
+    let mut from = first;
+    for fd in keep.into_iter().chain([u32::MAX]) {
+        if fd > from {
+            close_range(from, fd - 1)?;
+        }
+        from = fd.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// close_range(2), or on kernels before 5.9 each fd up to our open-files
+/// limit. Only for fd numbers no live OwnedFd of ours holds.
+fn close_range(first: u32, last: u32) -> Result<(), Errno> {
+    // SAFETY: plain syscall on fd numbers.
+    match Errno::result(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) }) {
+        Err(Errno::ENOSYS) => {}
+        r => return r.map(drop),
+    }
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft.min(1 << 20) as u32);
+    for fd in first..=last.min(limit) {
+        // SAFETY: as above; an unused number gives EBADF.
+        unsafe { libc::close(fd as RawFd) };
+    }
+    Ok(())
 }
 
 /// [`cloexec_from`] for a forked child about to exec (a hook): no /proc

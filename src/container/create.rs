@@ -1,16 +1,18 @@
 //! `create`: set the container up and leave its init blocked on the exec
-//! fifo until `start`. Every host change registers its undo, so a failure
-//! leaves nothing behind.
+//! fifo until `start`. What a failure leaves is undone by `roll_back`, in
+//! reverse order, and the state dir is written before the cgroup exists,
+//! so that even our death leaves `delete --force` what to remove.
 
 use crate::bail;
 use crate::cgroups::Cgroup;
 use crate::config::{self, Bundle};
 use crate::error::{Context, Error, Result};
 use crate::init::{self, Init, Mode};
+use crate::launch::{self, Failed};
 use crate::namespaces::{self, Joins};
 use crate::state::{self, State, StateDir};
 use crate::sync::{self, Channel, Msg};
-use crate::sys::{self, Forked};
+use crate::sys;
 use nix::sys::stat::Mode as FileMode;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::os::fd::{AsFd, OwnedFd};
@@ -43,11 +45,10 @@ pub struct CreateOptions {
 }
 
 /// A created container whose init is our child.
-pub struct Created {
-    pub pid: i32,
-    pub pidfd: OwnedFd,
-}
+pub type Created = launch::Child;
 
+/// Create container `id`, its init a child of our process waiting for
+/// `start`. Safe in a threaded program (see `crate::launch`).
 pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     state::validate_id(id)?;
     let bundle = config::load(&opts.bundle)?;
@@ -189,7 +190,7 @@ fn setup(
     // exec reads the container's config from here: the bundle may go away.
     std::fs::copy(bundle.dir.join("config.json"), dir.path.join("config.json"))
         .ctx(|| "keep config.json")?;
-    let (parent_end, child_end) = sync::pair()?;
+    let chans = sync::pair()?;
     let time_ns = match config::new_namespace(spec, LinuxNamespaceType::Time) {
         true => Some(namespaces::prepare_time_namespace(spec)?),
         false => None,
@@ -197,84 +198,96 @@ fn setup(
     let for_children = joins.enter_for_children()?;
 
     let flags = namespaces::clone_flags(spec).bits() as u64;
-    let (pid, pidfd) = match sys::clone3(flags).ctx(|| "clone container init")? {
-        Forked::Child => {
-            drop(parent_end);
-            init::run(Init {
-                mode: Mode::Create {
-                    rootfs: &bundle.rootfs,
-                    bundle: &bundle.dir,
-                    no_pivot: opts.no_pivot,
-                    fifo,
-                    cgroup,
-                },
-                spec,
-                process,
-                chan: child_end,
-                joins: &joins,
-                preserve_fds: opts.preserve_fds,
-                new_keyring: (!opts.no_new_keyring).then(|| dir.id.clone()),
-                seccomp,
-                console,
-                stdio: opts.stdio,
-                state_lock: dir.lock_fd(),
-            })
-        }
-        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    let in_child = |chan| {
+        init::run(Init {
+            mode: Mode::Create {
+                rootfs: &bundle.rootfs,
+                bundle: &bundle.dir,
+                no_pivot: opts.no_pivot,
+                fifo,
+                cgroup,
+            },
+            spec,
+            process,
+            chan,
+            joins: &joins,
+            preserve_fds: opts.preserve_fds,
+            new_keyring: (!opts.no_new_keyring).then(|| dir.id.clone()),
+            seccomp,
+            console,
+            stdio: opts.stdio,
+        })
     };
-    drop(for_children);
-    drop(time_ns);
-    drop(child_end);
-    drop(console);
-    let created = Created { pid, pidfd };
-    let result = (|| {
-        // Recorded at once, so that a `delete --force` after our death
-        // finds it; it dies by itself then (see Msg::Created).
-        st.pid = pid;
-        st.start_time =
-            state::process_start_time(pid).ok_or_else(|| Error::new(sync::PEER_GONE))?;
-        dir.save(st)?;
-        crate::log::debug(|| format!("create {}: init cloned, pid {pid}", st.id));
-        if config::new_namespace(spec, LinuxNamespaceType::User) {
-            namespaces::write_id_maps(pid, spec)?;
-        }
-        // Before any code of the container runs.
-        cgroup.add_pid(pid)?;
-        parent_end.send(&Msg::Go)?;
-        if init::has_create_hooks(spec) {
-            run_runtime_hooks(&parent_end, spec, st)?;
-        }
-        let creating = crate::container::state::to_json_status(st, "creating");
-        forward_listener(&parent_end, spec, seccomp, pid, creating)?;
-        parent_end.expect(Msg::Ready)?;
-        st.creating = false;
-        dir.save(st)?;
-        if let Some(f) = &opts.pid_file {
-            write_pid_file(f, pid)?;
-        }
-        if let Some(socket) = &opts.pidfd_socket {
-            send_pidfd(socket, created.pidfd.as_fd())?;
-        }
-        // Only now may the init outlive us.
-        parent_end.send(&Msg::Created)?;
-        crate::log::debug(|| format!("create {}: created, init waits for start", st.id));
-        Ok(())
-    })();
-    match result {
-        Ok(()) => Ok(created),
-        Err(e) => {
-            let e = explain_death(e, &created, &parent_end, cgroup, spec);
-            kill_and_reap(&created);
-            Err(e)
-        }
+    let in_parent = |child: &Created, chan: &Channel| {
+        // Our own namespaces back before any hook runs.
+        drop(for_children);
+        drop(time_ns);
+        parent_side(dir, st, spec, cgroup, opts, seccomp, child, chan)
+            .map_err(|e| child_said(e, child, chan))
+    };
+    match launch::launch("clone container init", flags, chans, in_child, in_parent) {
+        Ok(created) => Ok(created),
+        Err(Failed { error, child }) => Err(match child {
+            Some(c) => {
+                let e = explain_death(error, &c, cgroup, spec);
+                launch::kill_and_reap(&c);
+                e
+            }
+            None => error,
+        }),
     }
 }
 
-/// An init that went without a word (killed, or dead before it could
-/// report): say how it died, and, for an OOM kill in its cgroup, which
-/// limit did it, rather than a bare "exited during setup".
-fn explain_death(e: Error, c: &Created, chan: &Channel, cgroup: &Cgroup, spec: &Spec) -> Error {
-    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+/// The parent's part of the handshake, from the clone until the init
+/// waits for `start`.
+#[allow(clippy::too_many_arguments)]
+fn parent_side(
+    dir: &StateDir,
+    st: &mut State,
+    spec: &Spec,
+    cgroup: &Cgroup,
+    opts: &CreateOptions,
+    seccomp: Option<&crate::security::seccomp::Filter>,
+    child: &Created,
+    chan: &Channel,
+) -> Result<()> {
+    let pid = child.pid;
+    // Recorded at once, so that a `delete --force` after our death
+    // finds it; it dies by itself then (see Msg::Created).
+    st.pid = pid;
+    st.start_time = state::process_start_time(pid).ok_or_else(|| Error::new(sync::PEER_GONE))?;
+    dir.save(st)?;
+    crate::log::debug(|| format!("create {}: init cloned, pid {pid}", st.id));
+    if config::new_namespace(spec, LinuxNamespaceType::User) {
+        namespaces::write_id_maps(pid, spec)?;
+    }
+    // Before any code of the container runs.
+    cgroup.add_pid(pid)?;
+    chan.send(&Msg::Go)?;
+    if init::has_create_hooks(spec) {
+        run_runtime_hooks(chan, spec, st)?;
+    }
+    let creating = crate::container::state::to_json_status(st, "creating");
+    forward_listener(chan, spec, seccomp, pid, creating)?;
+    chan.expect(Msg::Ready)?;
+    st.creating = false;
+    dir.save(st)?;
+    if let Some(f) = &opts.pid_file {
+        write_pid_file(f, pid)?;
+    }
+    if let Some(socket) = &opts.pidfd_socket {
+        send_pidfd(socket, child.pidfd.as_fd())?;
+    }
+    // Only now may the init outlive us.
+    chan.send(&Msg::Created)?;
+    crate::log::debug(|| format!("create {}: created, init waits for start", st.id));
+    Ok(())
+}
+
+/// An init that went without a word may have said why just before it
+/// went (found dead before we read it): once it is gone its end is
+/// closed, so this read does not wait.
+fn child_said(e: Error, c: &Created, chan: &Channel) -> Error {
     if e.message() != sync::PEER_GONE {
         return e;
     }
@@ -282,10 +295,20 @@ fn explain_death(e: Error, c: &Created, chan: &Channel, cgroup: &Cgroup, spec: &
     if !sys::pidfd_wait_exit(c.pidfd.as_fd(), 1000).unwrap_or(false) {
         return e;
     }
-    // It may have said why before it went (found dead before we read it);
-    // its end is closed, so this read does not wait.
-    if let Ok(Some(Msg::Error(text))) = chan.recv() {
-        return Error::new(text);
+    match chan.recv() {
+        Ok(Some(Msg::Error(text))) => Error::new(text),
+        _ => e,
+    }
+}
+
+/// An init that died without a word (killed, or dead before it could
+/// report): say how it died, and, for an OOM kill in its cgroup, which
+/// limit did it, rather than a bare "exited during setup". Only the
+/// parent may look, hence apart from [`child_said`].
+fn explain_death(e: Error, c: &Created, cgroup: &Cgroup, spec: &Spec) -> Error {
+    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+    if e.message() != sync::PEER_GONE {
+        return e;
     }
     // Looked at through its pidfd and left unreaped (kill_and_reap reaps
     // it), so no pid is ever waited for twice: in a threaded caller it may
@@ -416,14 +439,6 @@ pub fn send_pidfd(socket: &Path, pidfd: std::os::fd::BorrowedFd) -> Result<()> {
     let what = || format!("--pidfd-socket {}", socket.display());
     let sock = std::os::unix::net::UnixStream::connect(socket).ctx(what)?;
     sys::send_fd(sock.as_fd(), pidfd, "pidfd").map_err(|e| Error::new(format!("{}: {e}", what())))
-}
-
-/// SIGKILL our child and reap it, through its pidfd (never a pid that
-/// may have been reused).
-pub fn kill_and_reap(c: &Created) {
-    use nix::sys::wait::{Id, WaitPidFlag, waitid};
-    let _ = sys::pidfd_send_signal(c.pidfd.as_fd(), nix::libc::SIGKILL);
-    let _ = waitid(Id::PIDFd(c.pidfd.as_fd()), WaitPidFlag::WEXITED);
 }
 
 /// Written atomically (temp file + rename): engines read it as soon as create returns.

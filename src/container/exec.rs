@@ -7,10 +7,11 @@ use super::create::{self, Console};
 use crate::bail;
 use crate::error::{Context, Error, Result};
 use crate::init::{self, Init, Mode};
+use crate::launch::{self, Failed};
 use crate::namespaces::Joins;
-use crate::state::{StateDir, Status};
-use crate::sync::{self, Msg};
-use crate::sys::{self, Forked};
+use crate::state::{State, StateDir, Status};
+use crate::sync::{self, Channel, Msg};
+use crate::sys;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use oci_spec::runtime::{Process, Spec};
@@ -47,7 +48,7 @@ pub fn container_spec(dir: &StateDir) -> Result<Spec> {
 }
 
 /// Run `process` in container `id`. Returns its exit status, or 0 with
-/// `detach` once it runs.
+/// `detach` once it runs. Safe in a threaded program (see `crate::launch`).
 pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Result<i32> {
     let dir = StateDir::open(root, id)?;
     let st = dir.load()?;
@@ -100,74 +101,45 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     } else {
         None
     };
-    let (parent_end, child_end) = sync::pair()?;
+    let chans = sync::pair()?;
     // Drop our lock: a long-running exec must not block state/kill/delete.
     drop(dir);
     let for_children = joins.enter_for_children()?;
     let affinity = process.exec_cpu_affinity().as_ref();
-    let our_cpus = nix::sched::sched_getaffinity(Pid::from_raw(0)).ok();
+    let our_cpus = RestoreAffinity(nix::sched::sched_getaffinity(Pid::from_raw(0)).ok());
     if let Some(initial) = affinity.and_then(|a| a.initial().as_deref()) {
         // We are the runtime parent the spec means: the child inherits it.
         crate::security::sched::set_affinity(initial, "initial")?;
     }
-    let (pid, pidfd) = match sys::clone3(0).ctx(|| "clone exec process")? {
-        Forked::Child => {
-            drop(parent_end);
-            init::run(Init {
-                mode: Mode::Exec,
-                spec: &spec,
-                process,
-                chan: child_end,
-                joins: &joins,
-                preserve_fds: opts.preserve_fds,
-                new_keyring: None,
-                seccomp: seccomp.as_ref(),
-                console,
-                stdio: None,
-                // Dropped before the clone.
-                state_lock: -1,
-            })
-        }
-        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    let in_child = |chan| {
+        init::run(Init {
+            mode: Mode::Exec,
+            spec: &spec,
+            process,
+            chan,
+            joins: &joins,
+            preserve_fds: opts.preserve_fds,
+            new_keyring: None,
+            seccomp: seccomp.as_ref(),
+            console,
+            stdio: None,
+        })
     };
-    // Our own settings back: we may live on (wait, library callers).
-    drop(for_children);
-    if let Some(cpus) = our_cpus {
-        let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), &cpus);
-    }
-    drop(child_end);
-    drop(console);
-    let created = create::Created { pid, pidfd };
-    let started = (|| {
-        if let Some(cgroup) = &st.cgroup {
-            match &opts.sub_cgroup {
-                Some(sub) => cgroup.add_pid_to(sub, pid)?,
-                None => cgroup.add_pid(pid)?,
+    let in_parent = |child: &create::Created, chan: &Channel| {
+        // Our own settings back: we may live on (wait, library callers).
+        drop((for_children, our_cpus));
+        parent_side(&st, &spec, opts, seccomp.as_ref(), child, chan)
+    };
+    let created = match launch::launch("clone exec process", 0, chans, in_child, in_parent) {
+        Ok(created) => created,
+        Err(Failed { error, child }) => {
+            if let Some(c) = child {
+                launch::kill_and_reap(&c);
             }
+            return Err(error);
         }
-        parent_end.send(&Msg::Go)?;
-        let running = super::state::to_json(&st, Status::Running);
-        create::forward_listener(&parent_end, &spec, seccomp.as_ref(), pid, running)?;
-        parent_end.expect(Msg::Ready)?;
-        // The channel is close-on-exec: end of file means execve succeeded.
-        match parent_end.recv()? {
-            None => {}
-            Some(Msg::Error(e)) => return Err(Error::new(e)),
-            Some(m) => return Err(Error::new(format!("sync: unexpected {m:?}"))),
-        }
-        // As runc: a pid file that cannot be written ends the process.
-        if let Some(f) = &opts.pid_file {
-            create::write_pid_file(f, pid)?;
-        }
-        match &opts.pidfd_socket {
-            Some(socket) => create::send_pidfd(socket, std::os::fd::AsFd::as_fd(&created.pidfd)),
-            None => Ok(()),
-        }
-    })();
-    if let Err(e) = started {
-        create::kill_and_reap(&created);
-        return Err(e);
-    }
+    };
+    let pid = created.pid;
     if opts.detach {
         return Ok(0);
     }
@@ -182,6 +154,55 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
             WaitStatus::Exited(_, code) => return Ok(code),
             WaitStatus::Signaled(_, sig, _) => return Ok(128 + sig as i32),
             _ => {}
+        }
+    }
+}
+
+/// The parent's part: into the cgroup, the handshake, then wait for the
+/// channel to close at the process's execve.
+fn parent_side(
+    st: &State,
+    spec: &Spec,
+    opts: &ExecOptions,
+    seccomp: Option<&crate::security::seccomp::Filter>,
+    child: &create::Created,
+    chan: &Channel,
+) -> Result<()> {
+    let pid = child.pid;
+    if let Some(cgroup) = &st.cgroup {
+        match &opts.sub_cgroup {
+            Some(sub) => cgroup.add_pid_to(sub, pid)?,
+            None => cgroup.add_pid(pid)?,
+        }
+    }
+    chan.send(&Msg::Go)?;
+    let running = super::state::to_json(st, Status::Running);
+    create::forward_listener(chan, spec, seccomp, pid, running)?;
+    chan.expect(Msg::Ready)?;
+    // The channel is close-on-exec: end of file means execve succeeded.
+    match chan.recv()? {
+        None => {}
+        Some(Msg::Error(e)) => return Err(Error::new(e)),
+        Some(m) => return Err(Error::new(format!("sync: unexpected {m:?}"))),
+    }
+    // As runc: a pid file that cannot be written ends the process.
+    if let Some(f) = &opts.pid_file {
+        create::write_pid_file(f, pid)?;
+    }
+    match &opts.pidfd_socket {
+        Some(socket) => create::send_pidfd(socket, std::os::fd::AsFd::as_fd(&child.pidfd)),
+        None => Ok(()),
+    }
+}
+
+/// Our CPU affinity as it was before `execCPUAffinity.initial` changed it
+/// for the child to inherit, set back when dropped.
+struct RestoreAffinity(Option<nix::sched::CpuSet>);
+
+impl Drop for RestoreAffinity {
+    fn drop(&mut self) {
+        if let Some(cpus) = &self.0 {
+            let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), cpus);
         }
     }
 }

@@ -61,7 +61,7 @@ pub fn run(root: &Path, id: &str, opts: &RunOptions) -> Result<i32> {
     };
     // Whatever failed after create, nothing of the container stays.
     let code = running.inspect_err(|_| {
-        create::kill_and_reap(&created);
+        crate::launch::kill_and_reap(&created);
         let _ = super::delete::delete(root, id, true);
     })?;
     if !opts.detach && !opts.keep {

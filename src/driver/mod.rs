@@ -216,7 +216,9 @@ impl Driver {
     }
 
     /// Run the Command to its end; `on_start(pid)` is called once its
-    /// process runs.
+    /// process runs. Safe from any thread of a threaded program, several
+    /// at once (see `crate::launch`); the container's process is a child
+    /// of the caller's process while it runs.
     pub fn run(
         &self,
         cmd: &Command,

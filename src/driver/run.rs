@@ -251,8 +251,9 @@ enum Pty {
 
 /// (rows, cols) of the terminal `fd`, if it is one.
 fn winsize(fd: RawFd) -> Option<(u16, u16)> {
-    // SAFETY: TIOCGWINSZ writes one winsize.
+    // SAFETY: winsize is plain integers, for which zero is valid.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize.
     let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
     (r == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
 }
@@ -359,7 +360,7 @@ impl Drop for Live<'_> {
             return;
         }
         if !self.reaped {
-            create::kill_and_reap(&self.created);
+            crate::launch::kill_and_reap(&self.created);
         }
         let _ = crate::container::delete::delete(self.root, self.id, true);
         if let Some(v) = self.veth.take() {

@@ -47,9 +47,19 @@ pub struct Init<'a> {
     pub console: Option<OwnedFd>,
     /// fds to become our 0, 1, 2 (see CreateOptions::stdio).
     pub stdio: Option<[std::os::fd::RawFd; 3]>,
-    /// Our copy of the state dir's lock fd, closed first thing: a copy
-    /// would hold the lock as long as we live.
-    pub state_lock: std::os::fd::RawFd,
+}
+
+impl Init<'_> {
+    /// The fds above stdio and the preserved ones that we use.
+    fn own_fds(&self) -> Vec<std::os::fd::RawFd> {
+        let mut fds = vec![self.chan.as_raw_fd()];
+        fds.extend(self.console.as_ref().map(|c| c.as_raw_fd()));
+        if let Mode::Create { fifo, .. } = &self.mode {
+            fds.push(fifo.as_raw_fd());
+        }
+        fds.extend(self.joins.fds());
+        fds
+    }
 }
 
 /// Runs in the child; never returns.
@@ -60,10 +70,13 @@ pub fn run(init: Init) -> ! {
             // After `start` the parent is gone: stderr is all that is left.
             let _ = init.chan.send(&Msg::Error(err.to_string()));
             eprintln!("hull: error: {err}");
+            // SAFETY: the child ends here, running none of its parent's
+            // exit handlers.
             unsafe { libc::_exit(127) }
         }
         Err(e) => {
             let _ = init.chan.send(&Msg::Error(e.to_string()));
+            // SAFETY: as above.
             unsafe { libc::_exit(1) }
         }
     }
@@ -104,13 +117,6 @@ pub fn has_create_hooks(spec: &Spec) -> bool {
 
 /// Everything up to the exec, and our fd directory (see [`own_fd_dir`]).
 fn setup(init: &Init) -> Result<(Prepared, OwnedFd)> {
-    if init.state_lock >= 0 {
-        // SAFETY: our copy of the parent's lock fd, unused by anything here.
-        let r = unsafe { libc::close(init.state_lock) };
-        // Holding it would block every command on the container for as
-        // long as we live.
-        nix::errno::Errno::result(r).ctx(|| "close the state lock")?;
-    }
     let spec = init.spec;
     // Nothing of the container may ptrace us or open /proc/<pid>/exe while
     // we still run the host's hull binary.
@@ -120,6 +126,12 @@ fn setup(init: &Init) -> Result<(Prepared, OwnedFd)> {
         nix::errno::Errno::result(unsafe { libc::dup2(*fd, target as i32) })
             .ctx(|| "set up stdio")?;
     }
+    // Copies of our caller's other fds would live as long as we wait for
+    // `start`: its state dir lock (blocking every command on the
+    // container), and in a threaded caller any other thread's pipes and
+    // locks.
+    crate::sys::close_fds_except(3 + init.preserve_fds, &init.own_fds())
+        .ctx(|| "close inherited fds")?;
     let fds = own_fd_dir()?;
     init.joins.enter()?;
     init.chan.expect(Msg::Go)?;

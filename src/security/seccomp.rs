@@ -1098,6 +1098,7 @@ mod tests {
         assert_ok(run(&filter, |_| {
             // SAFETY: the grandchild only exits.
             let forked = match unsafe { fork() } {
+                // SAFETY: leaves at once, running no exit handlers.
                 Ok(ForkResult::Child) => unsafe { libc::_exit(0) },
                 Ok(ForkResult::Parent { child }) => {
                     matches!(waitpid(child, None), Ok(WaitStatus::Exited(_, 0)))

@@ -124,6 +124,7 @@ mod tests {
         let run = |argv: &[&str]| {
             let argv: Vec<CString> = argv.iter().map(|a| CString::new(*a).unwrap()).collect();
             let env = [CString::new("HULL_T=ok").unwrap()];
+            // SAFETY: the test's child only execs or exits.
             match unsafe { nix::unistd::fork() }.unwrap() {
                 nix::unistd::ForkResult::Child => {
                     if argv.len() < 2 {
@@ -132,6 +133,7 @@ mod tests {
                     } else {
                         exec(Some(&fd), &argv[0], &argv[1..], &env);
                     }
+                    // SAFETY: leaves at once, running no exit handlers.
                     unsafe { libc::_exit(99) }
                 }
                 nix::unistd::ForkResult::Parent { child } => match waitpid(child, None).unwrap() {
