@@ -308,6 +308,37 @@ fn running(t: &Test, id: &str) -> Bundle {
     b
 }
 
+/// `hull exec` in the foreground is the process's stand-in, as runc's:
+/// a signal sent to it reaches the process, whose status it exits with.
+#[test]
+fn exec_forwards_signals() {
+    let t = Test::new();
+    running(&t, "fw");
+    let out = t.dir.join("exec.out");
+    let mut child = t
+        .command(&[
+            "exec",
+            "fw",
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done",
+        ])
+        .stdout(File::create(&out).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for("the trap", || {
+        fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("ready")
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(wait_exit(&mut child, WAIT), 42);
+}
+
 #[test]
 fn exec_args_with_env_cwd_user_and_exit_status() {
     let t = Test::new();

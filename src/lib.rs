@@ -11,6 +11,7 @@ pub mod container;
 pub mod driver;
 pub mod error;
 pub mod features;
+pub mod foreground;
 pub mod hooks;
 pub mod init;
 pub mod launch;

@@ -5,14 +5,14 @@
 
 use super::create::{self, Console};
 use crate::bail;
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
+use crate::foreground::{Signals, Tty};
 use crate::init::{self, Init, Mode};
 use crate::launch::{self, Failed};
 use crate::namespaces::Joins;
 use crate::state::{State, StateDir, Status};
 use crate::sync::{self, Channel, Msg};
 use crate::sys;
-use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use oci_spec::runtime::{Process, Spec};
 use std::path::Path;
@@ -74,7 +74,7 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
         if opts.detach {
             bail!("exec: a terminal with --detach needs --console-socket");
         }
-        let (ours, theirs) = super::run::console_pair()?;
+        let (ours, theirs) = crate::foreground::console_pair()?;
         console_opt = Console::Fd(std::os::fd::AsRawFd::as_raw_fd(&theirs));
         Some((ours, theirs))
     } else {
@@ -139,23 +139,21 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
             return Err(error);
         }
     };
-    let pid = created.pid;
     if opts.detach {
         return Ok(0);
     }
-    if let Some((ours, theirs)) = relay {
-        drop(theirs);
-        let master = super::run::recv_nonblocking(std::os::fd::AsFd::as_fd(&ours));
-        let fg = super::run::Foreground::enter(master.as_ref())?;
-        return fg.wait(master, &created);
-    }
-    loop {
-        match waitpid(Pid::from_raw(pid), None).ctx(|| "wait for exec process")? {
-            WaitStatus::Exited(_, code) => return Ok(code),
-            WaitStatus::Signaled(_, sig, _) => return Ok(128 + sig as i32),
-            _ => {}
+    // In the foreground as `hull run`: signals forwarded, our terminal
+    // relayed if the process has a pty of ours.
+    let signals = Signals::block(relay.is_some())?;
+    let tty = match relay {
+        Some((ours, theirs)) => {
+            drop(theirs);
+            let master = crate::foreground::recv_master(std::os::fd::AsFd::as_fd(&ours))?;
+            Some(Tty::new(master, Some(0), Some(1), true)?)
         }
-    }
+        None => None,
+    };
+    Ok(crate::foreground::wait(&created, tty.as_ref(), Some(&signals))?.code())
 }
 
 /// The parent's part: into the cgroup, the handshake, then wait for the

@@ -138,26 +138,7 @@ impl Pipes {
     }
 }
 
-/// How the container's process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    Exited(i32),
-    Signaled(i32),
-}
-
-impl ExitStatus {
-    /// The shell's view: the exit code, or 128+N for signal N.
-    pub fn code(self) -> i32 {
-        match self {
-            ExitStatus::Exited(c) => c,
-            ExitStatus::Signaled(s) => 128 + s,
-        }
-    }
-
-    pub fn success(self) -> bool {
-        self == ExitStatus::Exited(0)
-    }
-}
+pub use crate::foreground::ExitStatus;
 
 /// Extras of [`Driver::run_with`].
 #[derive(Debug, Clone, Default)]
