@@ -1,26 +1,80 @@
 //! One error type for all of hull: a message that already carries the
-//! context a user needs (`mount /proc on /proc: permission denied`).
+//! context a user needs (`mount /proc on /proc: permission denied`), the
+//! errno it came from and the config field it is about, so code tests
+//! those instead of the text. Engines and tests match the message: it is
+//! the one form shown.
 
+use nix::errno::Errno;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error(String);
+pub struct Error {
+    msg: String,
+    errno: Option<Errno>,
+    /// The config field the message opens with (`FIELD: ...`).
+    field: Option<String>,
+}
 
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn new(msg: impl Into<String>) -> Self {
-        Error(msg.into())
+        Error {
+            msg: msg.into(),
+            errno: None,
+            field: None,
+        }
+    }
+
+    /// An error about one field: "FIELD: DETAIL".
+    pub fn at(field: &str, detail: impl fmt::Display) -> Self {
+        Error {
+            msg: format!("{field}: {detail}"),
+            errno: None,
+            field: Some(field.to_string()),
+        }
+    }
+
+    /// The same error about a field of `parent`: "PARENT.FIELD: DETAIL",
+    /// or "PARENT: MESSAGE" when it named no field.
+    pub fn within(self, parent: &str) -> Self {
+        let field = match self.field() {
+            Some(f) => format!("{parent}.{f}"),
+            None => parent.to_string(),
+        };
+        Error {
+            msg: format!("{field}: {}", self.detail()),
+            errno: self.errno,
+            field: Some(field),
+        }
     }
 
     pub fn message(&self) -> &str {
-        &self.0
+        &self.msg
+    }
+
+    /// The errno of the failed system call, if one caused this.
+    pub fn errno(&self) -> Option<Errno> {
+        self.errno
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    /// The message without its field prefix.
+    pub fn detail(&self) -> &str {
+        self.field
+            .as_ref()
+            .and_then(|f| self.msg.strip_prefix(f.as_str()))
+            .and_then(|rest| rest.strip_prefix(": "))
+            .unwrap_or(&self.msg)
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.msg)
     }
 }
 
@@ -29,7 +83,7 @@ impl std::error::Error for Error {}
 /// strerror in lowercase, the form engines match on
 /// (`no such file or directory`, `permission denied`); a first word that
 /// is not a plain word keeps its case (`I/O error`).
-pub fn errno_text(errno: nix::errno::Errno) -> String {
+pub fn errno_text(errno: Errno) -> String {
     let desc = errno.desc();
     let mut chars = desc.chars();
     match (chars.next(), desc.chars().nth(1)) {
@@ -39,17 +93,20 @@ pub fn errno_text(errno: nix::errno::Errno) -> String {
     }
 }
 
-impl From<nix::errno::Errno> for Error {
-    fn from(e: nix::errno::Errno) -> Self {
-        Error(errno_text(e))
+impl From<Errno> for Error {
+    fn from(e: Errno) -> Self {
+        Error {
+            errno: Some(e),
+            ..Error::new(errno_text(e))
+        }
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         match e.raw_os_error() {
-            Some(code) => Error(errno_text(nix::errno::Errno::from_raw(code))),
-            None => Error(e.to_string()),
+            Some(code) => Error::from(Errno::from_raw(code)),
+            None => Error::new(e.to_string()),
         }
     }
 }
@@ -64,7 +121,10 @@ impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
     fn ctx<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
         self.map_err(|e| {
             let e: Error = e.into();
-            Error(format!("{}: {}", what().into(), e.0))
+            Error {
+                msg: format!("{}: {}", what().into(), e.msg),
+                ..e
+            }
         })
     }
 }
@@ -94,5 +154,20 @@ mod tests {
         let r: std::result::Result<(), nix::errno::Errno> = Err(nix::errno::Errno::EPERM);
         let e = r.ctx(|| "mount /proc").unwrap_err();
         assert_eq!(e.message(), "mount /proc: operation not permitted");
+        assert_eq!(e.errno(), Some(nix::errno::Errno::EPERM));
+    }
+
+    #[test]
+    fn fields_nest() {
+        let e = Error::at("ip", "missing");
+        assert_eq!((e.field(), e.detail()), (Some("ip"), "missing"));
+        let e = e.within("interface");
+        assert_eq!(e.message(), "interface.ip: missing");
+        assert_eq!(e.field(), Some("interface.ip"));
+        let e = Error::new("no such thing").within("interface");
+        assert_eq!(
+            (e.message(), e.field()),
+            ("interface: no such thing", Some("interface"))
+        );
     }
 }

@@ -407,9 +407,9 @@ impl Network {
                 .map_err(|e| Bad::from_error("container_id", e))?;
         }
         if let Some(i) = &self.interface {
-            i.parse().map_err(|e| match e.message().split_once(": ") {
-                Some((f, m)) => bad(&format!("interface.{f}"), m),
-                None => bad("interface", e.message()),
+            i.parse().map_err(|e| {
+                let e = e.within("interface");
+                bad(e.field().unwrap_or_default(), e.detail())
             })?;
         }
         Ok(())
@@ -431,33 +431,35 @@ impl Interface {
     pub fn parse(&self) -> Result<ParsedInterface> {
         let ipv4 = |f: &str, s: &str| -> Result<Ipv4Addr> {
             s.parse()
-                .map_err(|_| Error::new(format!("{f}: {s:?} is not an IPv4 address")))
+                .map_err(|_| Error::at(f, format!("{s:?} is not an IPv4 address")))
         };
         if self.ip.is_empty() {
-            bail!("ip: missing");
+            return Err(Error::at("ip", "missing"));
         }
         let ip = ipv4("ip", &self.ip)?;
         if !(1..=32).contains(&self.ip_prefix_len) {
-            bail!(
-                "ip_prefix_len: {} is out of range (1-32)",
-                self.ip_prefix_len
-            );
+            let detail = format!("{} is out of range (1-32)", self.ip_prefix_len);
+            return Err(Error::at("ip_prefix_len", detail));
         }
         let gateway = match self.gateway.as_str() {
             "" => None,
             g => Some(ipv4("gateway", g)?),
         };
         if gateway == Some(ip) {
-            bail!("gateway: {ip} is the interface's own address");
+            return Err(Error::at(
+                "gateway",
+                format!("{ip} is the interface's own address"),
+            ));
         }
         let mac = match self.mac_address.as_str() {
             "" => None,
-            m => Some(parse_mac(m).map_err(|e| Error::new(format!("mac_address: {e}")))?),
+            m => Some(parse_mac(m).map_err(|e| Error::at("mac_address", e))?),
         };
         let bridge = match self.bridge.as_str() {
             "" => None,
             b if b.len() > 15 || b.contains(['/', ' ', ':', '\0']) || b == "." || b == ".." => {
-                bail!("bridge: {b:?} is not a valid interface name")
+                let detail = format!("{b:?} is not a valid interface name");
+                return Err(Error::at("bridge", detail));
             }
             b => Some(b.to_string()),
         };
