@@ -14,6 +14,8 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub rootfs: PathBuf,
     pub spec: Spec,
+    /// Each of spec.mounts' options, parsed once here.
+    pub mounts: Vec<MountOptions>,
 }
 
 /// What config.json says beyond the oci-spec types.
@@ -145,19 +147,24 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
         Err(e) => bail!("bundle {}: {}", dir.display(), Error::from(e)),
     }
     let (spec, extras) = load_spec(&dir.join("config.json"))?;
-    let rootfs = validate(&spec, &dir)?;
+    let (rootfs, mounts) = validate(&spec, &dir)?;
     // Not applied, so said aloud rather than dropped silently.
     for path in &extras.ignored {
         crate::log::warn(&format!(
             "config.json: {path}: not supported by hull, ignored"
         ));
     }
-    Ok(Bundle { dir, rootfs, spec })
+    Ok(Bundle {
+        dir,
+        rootfs,
+        spec,
+        mounts,
+    })
 }
 
 /// Checks what the host can check without changing anything; returns the
-/// absolute rootfs path.
-pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
+/// absolute rootfs path and the mounts' parsed options.
+pub fn validate(spec: &Spec, bundle: &Path) -> Result<(PathBuf, Vec<MountOptions>)> {
     let process = spec
         .process()
         .as_ref()
@@ -193,6 +200,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
             Error::from(e)
         ),
     }
+    let mut mounts = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if !m.destination().is_absolute() {
             bail!(
@@ -208,6 +216,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
                 opts.bind_data_ignored
             ));
         }
+        mounts.push(opts);
     }
     // Setting the host's names would change the host (runc refuses too); a
     // joined uts namespace is the container's, so its names are set, as runc.
@@ -236,7 +245,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
             }
         }
     }
-    Ok(rootfs)
+    Ok((rootfs, mounts))
 }
 
 fn validate_namespaces(linux: &oci_spec::runtime::Linux) -> Result<()> {
@@ -326,11 +335,6 @@ pub fn default_spec() -> Spec {
         linux.set_resources(resources);
     }
     spec
-}
-
-/// Whether the config asks for a new namespace of this type.
-pub fn new_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
-    crate::namespaces::of(spec).any(|n| n.typ() == typ && n.path().is_none())
 }
 
 /// Linux fields hull does not implement: an error naming them, never a

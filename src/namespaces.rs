@@ -142,6 +142,32 @@ impl Joins {
     }
 }
 
+/// The namespaces a container has of its own (new, not joined) that
+/// change what its init does, worked out once from the spec.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NewNamespaces {
+    pub user: bool,
+    pub mount: bool,
+    pub cgroup: bool,
+    pub time: bool,
+}
+
+impl NewNamespaces {
+    pub fn of(spec: &Spec) -> NewNamespaces {
+        let mut new = NewNamespaces::default();
+        for ns in of(spec).filter(|n| n.path().is_none()) {
+            match ns.typ() {
+                LinuxNamespaceType::User => new.user = true,
+                LinuxNamespaceType::Mount => new.mount = true,
+                LinuxNamespaceType::Cgroup => new.cgroup = true,
+                LinuxNamespaceType::Time => new.time = true,
+                _ => {}
+            }
+        }
+        new
+    }
+}
+
 /// Flags for the namespaces to create with the init's clone. A new time
 /// namespace is not among them (see `prepare_time_namespace`), nor a new
 /// cgroup namespace: the init unshares it once it is in its cgroup.

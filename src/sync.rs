@@ -1,6 +1,32 @@
-//! The channel between `hull create` and the container's init: typed
-//! messages over a SOCK_SEQPACKET socketpair. Errors in the child travel
-//! back as text, so the parent reports them once, with their context.
+//! The channel between `hull create` (or `exec`) and the process it
+//! clones: typed messages over a SOCK_SEQPACKET socketpair. Errors in the
+//! child travel back as text, so the parent reports them once, with their
+//! context.
+//!
+//! The whole handshake, in order (parent: `launch` and create's or exec's
+//! `parent_side`; child: `init::create` or `init::exec`):
+//!
+//! 1. parent: clone. The state dir records the pid; the uid/gid maps of a
+//!    new user namespace are written; the child goes into its cgroup.
+//! 2. parent -> child `Go`. The child joins namespaces, (create) unshares
+//!    its cgroup namespace, mounts, writes sysctls.
+//! 3. (create, with prestart/createRuntime/createContainer/startContainer
+//!    hooks) child -> parent `Mounted`; the parent runs prestart and
+//!    createRuntime hooks and answers `State(json)` (or `Error`); the child
+//!    runs createContainer hooks, then pivot_root.
+//! 4. The child prepares its process (rlimits, LSM labels, cwd, user,
+//!    capabilities); a seccomp notify listener, if any, is sent as an fd
+//!    and forwarded by the parent to the agent.
+//! 5. child -> parent `Ready`.
+//! 6. create: parent records the container as created, writes the pid
+//!    file, then parent -> child `Created`: only now may the init outlive
+//!    its parent (one that sees end of file instead exits). The init then
+//!    waits on the exec fifo for `start`; startContainer hooks; execve.
+//!    exec: the child execs at once; the channel, close-on-exec, reaches
+//!    end of file at its execve, which is how the parent knows it started.
+//!
+//! At any step the child may send `Error(text)` and exit; the parent then
+//! kills and reaps it and undoes what it made.
 
 use crate::error::{Context, Error, Result};
 use nix::sys::socket::MsgFlags;

@@ -7,14 +7,14 @@ use crate::bail;
 use crate::cgroups::Cgroup;
 use crate::config::{self, Bundle};
 use crate::error::{Context, Error, Result};
-use crate::init::{self, Init, Mode};
+use crate::init::{self, Container, Init, Plan};
 use crate::launch::{self, Failed};
 use crate::namespaces::{self, Joins};
 use crate::state::{self, State, StateDir};
 use crate::sync::{self, Channel, Msg};
 use crate::sys;
 use nix::sys::stat::Mode as FileMode;
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::Spec;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -191,7 +191,8 @@ fn setup(
     std::fs::copy(bundle.dir.join("config.json"), dir.path.join("config.json"))
         .ctx(|| "keep config.json")?;
     let chans = sync::pair()?;
-    let time_ns = match config::new_namespace(spec, LinuxNamespaceType::Time) {
+    let plan = Plan::of(spec, process, seccomp);
+    let time_ns = match plan.new_ns.time {
         true => Some(namespaces::prepare_time_namespace(spec)?),
         false => None,
     };
@@ -199,30 +200,35 @@ fn setup(
 
     let flags = namespaces::clone_flags(spec).bits() as u64;
     let in_child = |chan| {
-        init::run(Init {
-            mode: Mode::Create {
-                rootfs: &bundle.rootfs,
-                bundle: &bundle.dir,
-                no_pivot: opts.no_pivot,
-                fifo,
-                cgroup,
-            },
+        let init = Init {
+            plan,
             spec,
             process,
             chan,
             joins: &joins,
             preserve_fds: opts.preserve_fds,
-            new_keyring: (!opts.no_new_keyring).then(|| dir.id.clone()),
             seccomp,
             console,
             stdio: opts.stdio,
-        })
+        };
+        init::create(
+            init,
+            Container {
+                rootfs: &bundle.rootfs,
+                bundle: &bundle.dir,
+                mounts: &bundle.mounts,
+                no_pivot: opts.no_pivot,
+                fifo,
+                cgroup,
+                new_keyring: (!opts.no_new_keyring).then(|| dir.id.clone()),
+            },
+        )
     };
     let in_parent = |child: &Created, chan: &Channel| {
         // Our own namespaces back before any hook runs.
         drop(for_children);
         drop(time_ns);
-        parent_side(dir, st, spec, cgroup, opts, seccomp, child, chan)
+        parent_side(dir, st, spec, &plan, cgroup, opts, seccomp, child, chan)
             .map_err(|e| child_said(e, child, chan))
     };
     match launch::launch("clone container init", flags, chans, in_child, in_parent) {
@@ -245,6 +251,7 @@ fn parent_side(
     dir: &StateDir,
     st: &mut State,
     spec: &Spec,
+    plan: &Plan,
     cgroup: &Cgroup,
     opts: &CreateOptions,
     seccomp: Option<&crate::security::seccomp::Filter>,
@@ -258,13 +265,13 @@ fn parent_side(
     st.start_time = state::process_start_time(pid).ok_or_else(|| Error::new(sync::PEER_GONE))?;
     dir.save(st)?;
     crate::log::debug(|| format!("create {}: init cloned, pid {pid}", st.id));
-    if config::new_namespace(spec, LinuxNamespaceType::User) {
+    if plan.new_ns.user {
         namespaces::write_id_maps(pid, spec)?;
     }
     // Before any code of the container runs.
     cgroup.add_pid(pid)?;
     chan.send(&Msg::Go)?;
-    if init::has_create_hooks(spec) {
+    if plan.create_hooks {
         run_runtime_hooks(chan, spec, st)?;
     }
     let creating = crate::container::state::to_json_status(st, "creating");

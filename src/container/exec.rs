@@ -7,7 +7,7 @@ use super::create::{self, Console};
 use crate::bail;
 use crate::error::{Error, Result};
 use crate::foreground::{Signals, Tty};
-use crate::init::{self, Init, Mode};
+use crate::init::{self, Init, Plan};
 use crate::launch::{self, Failed};
 use crate::namespaces::Joins;
 use crate::state::{State, StateDir, Status};
@@ -112,14 +112,13 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
         crate::security::sched::set_affinity(initial, "initial")?;
     }
     let in_child = |chan| {
-        init::run(Init {
-            mode: Mode::Exec,
+        init::exec(Init {
+            plan: Plan::of(&spec, process, seccomp.as_ref()),
             spec: &spec,
             process,
             chan,
             joins: &joins,
             preserve_fds: opts.preserve_fds,
-            new_keyring: None,
             seccomp: seccomp.as_ref(),
             console,
             stdio: None,

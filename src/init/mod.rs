@@ -6,41 +6,78 @@
 pub mod exec;
 
 use crate::error::{Context, Error, Result};
-use crate::namespaces::Joins;
+use crate::namespaces::{Joins, NewNamespaces};
+use crate::rootfs::options::MountOptions;
 use crate::security;
 use crate::sync::{Channel, Msg};
 use nix::libc;
-use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use oci_spec::runtime::{Process, Spec};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
-/// How the container around the process comes to be.
-pub enum Mode<'a> {
-    /// A new container: mounts, pivot_root, then wait on the exec fifo
-    /// (its O_PATH fd) for `start`.
-    Create {
-        rootfs: &'a Path,
-        bundle: &'a Path,
-        no_pivot: bool,
-        fifo: OwnedFd,
-        cgroup: &'a crate::cgroups::Cgroup,
-    },
-    /// A process joining a running container: exec at once.
-    Exec,
+/// What the init does, decided from the spec once, by the parent before
+/// the clone: the child only follows it.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// Namespaces of the container's own (created, not joined).
+    pub new_ns: NewNamespaces,
+    /// Whether the parent runs hooks between mounting and pivot_root.
+    pub create_hooks: bool,
+    pub seccomp_at: SeccompAt,
+}
+
+/// When linux.seccomp's filter loads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeccompAt {
+    /// Without no_new_privs loading needs CAP_SYS_ADMIN: while we have it.
+    BeforeUserSwitch,
+    /// With no_new_privs and a notify action: before we report ready, so
+    /// the parent can pass the listener on.
+    AfterNoNewPrivs,
+    /// With no_new_privs: last before execve, so that none of our own
+    /// syscalls need the profile's leave.
+    BeforeExec,
+}
+
+impl Plan {
+    pub fn of(spec: &Spec, process: &Process, seccomp: Option<&security::seccomp::Filter>) -> Plan {
+        let nnp = process.no_new_privileges().unwrap_or(false);
+        Plan {
+            new_ns: NewNamespaces::of(spec),
+            create_hooks: has_create_hooks(spec),
+            seccomp_at: match (nnp, seccomp.is_some_and(|f| f.notify)) {
+                (false, _) => SeccompAt::BeforeUserSwitch,
+                (true, true) => SeccompAt::AfterNoNewPrivs,
+                (true, false) => SeccompAt::BeforeExec,
+            },
+        }
+    }
+}
+
+/// The container an init builds around itself (create only).
+pub struct Container<'a> {
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    /// Each of the spec's mounts' options, parsed by config::load.
+    pub mounts: &'a [MountOptions],
+    pub no_pivot: bool,
+    /// The exec fifo's O_PATH fd, reopened to wait for `start`.
+    pub fifo: OwnedFd,
+    pub cgroup: &'a crate::cgroups::Cgroup,
+    /// Name of a new session keyring (None with --no-new-keyring).
+    pub new_keyring: Option<String>,
 }
 
 /// What the child inherits from its parent, prepared before the clone.
 pub struct Init<'a> {
-    pub mode: Mode<'a>,
+    pub plan: Plan,
     pub spec: &'a Spec,
     pub process: &'a Process,
     pub chan: Channel,
     pub joins: &'a Joins,
     /// fds 3.. that pass into the container (--preserve-fds).
     pub preserve_fds: u32,
-    /// Name of a new session keyring (None with --no-new-keyring).
-    pub new_keyring: Option<String>,
     /// linux.seccomp, compiled by the parent before the clone.
     pub seccomp: Option<&'a security::seccomp::Filter>,
     /// Connected console socket when process.terminal is set.
@@ -49,37 +86,96 @@ pub struct Init<'a> {
     pub stdio: Option<[std::os::fd::RawFd; 3]>,
 }
 
-impl Init<'_> {
-    /// The fds above stdio and the preserved ones that we use.
-    fn own_fds(&self) -> Vec<std::os::fd::RawFd> {
-        let mut fds = vec![self.chan.as_raw_fd()];
-        fds.extend(self.console.as_ref().map(|c| c.as_raw_fd()));
-        if let Mode::Create { fifo, .. } = &self.mode {
-            fds.push(fifo.as_raw_fd());
+/// A new container's init (see sync.rs for its part in the handshake):
+/// build the container, wait for `start`, exec. Never returns.
+pub fn create(init: Init, c: Container) -> ! {
+    let built = begin(&init, Some(&c.fifo)).and_then(|fds| {
+        let state = build_container(&init, &c)?;
+        // /dev/console is the init's terminal. Not without a mount
+        // namespace of our own: that would mount on the host.
+        set_up_console(&init, init.plan.new_ns.mount)?;
+        // Before a read-only root is sealed: runc creates a missing cwd too.
+        let cwd = init.process.cwd();
+        let root = crate::rootfs::path::open_root(Path::new("/"))?;
+        crate::rootfs::path::create(root.as_fd(), cwd, crate::rootfs::path::Kind::Dir)
+            .ctx(|| format!("process.cwd: create {}", cwd.display()))?;
+        if init.plan.new_ns.mount {
+            crate::rootfs::finish(init.spec)?;
         }
-        fds.extend(self.joins.fds());
-        fds
+        Ok((prepare_process(&init)?, state, fds))
+    });
+    let (prepared, state, fds) = match built {
+        Ok(built) => built,
+        Err(e) => fail_setup(&init, e),
+    };
+    // Our parent died before it recorded us: nobody can start or find us,
+    // and nobody hears an error; go quietly.
+    if init.chan.send(&Msg::Ready).is_err() || !matches!(init.chan.recv(), Ok(Some(Msg::Created))) {
+        quit(1)
     }
+    // `start` waits for this end of the fifo to close: at our execve.
+    let mut fifo_end = match wait_for_start(&c.fifo, &fds) {
+        Ok(end) => end,
+        Err(e) => fail_started(&init, e),
+    };
+    let hooks = init.spec.hooks().as_ref();
+    let hooks = hooks.and_then(|h| h.start_container().as_ref());
+    let e = match (hooks, &state) {
+        (Some(hooks), Some(state)) => {
+            crate::hooks::run_all("startContainer", Some(hooks), state, process_env(&init)).err()
+        }
+        _ => None,
+    };
+    let e = e.unwrap_or_else(|| exec_program(&init, prepared, &fds));
+    // `start` reads the fifo to its end: what follows our byte is why we
+    // did not exec, and its error (it closes at a successful execve).
+    use std::io::Write;
+    let _ = fifo_end.write_all(e.to_string().as_bytes());
+    fail_started(&init, e)
 }
 
-/// Runs in the child; never returns.
-pub fn run(init: Init) -> ! {
-    match setup(&init) {
-        Ok((prepared, fds)) => {
-            let err = finish(&init, prepared, &fds);
-            // After `start` the parent is gone: stderr is all that is left.
-            let _ = init.chan.send(&Msg::Error(err.to_string()));
-            eprintln!("hull: error: {err}");
-            // SAFETY: the child ends here, running none of its parent's
-            // exit handlers.
-            unsafe { libc::_exit(127) }
+/// A process joining a running container: join, prepare, exec. Never
+/// returns.
+pub fn exec(init: Init) -> ! {
+    let prepared = begin(&init, None).and_then(|fds| {
+        nix::unistd::chdir("/").ctx(|| "chdir /")?;
+        // Now in the container's cgroup (which may reset it).
+        let affinity = init.process.exec_cpu_affinity().as_ref();
+        if let Some(list) = affinity.and_then(|a| a.cpu_affinity_final().as_deref()) {
+            security::sched::set_affinity(list, "final")?;
         }
-        Err(e) => {
-            let _ = init.chan.send(&Msg::Error(e.to_string()));
-            // SAFETY: as above.
-            unsafe { libc::_exit(1) }
-        }
+        // An exec'd tty leaves /dev/console be.
+        set_up_console(&init, false)?;
+        Ok((prepare_process(&init)?, fds))
+    });
+    let (prepared, fds) = match prepared {
+        Ok(p) => p,
+        Err(e) => fail_setup(&init, e),
+    };
+    if init.chan.send(&Msg::Ready).is_err() {
+        quit(1)
     }
+    let e = exec_program(&init, prepared, &fds);
+    fail_started(&init, e)
+}
+
+/// Setup failed: the parent reports it.
+fn fail_setup(init: &Init, e: Error) -> ! {
+    let _ = init.chan.send(&Msg::Error(e.to_string()));
+    quit(1)
+}
+
+/// The exec failed: after `start` the parent is gone, so stderr too.
+fn fail_started(init: &Init, e: Error) -> ! {
+    let _ = init.chan.send(&Msg::Error(e.to_string()));
+    eprintln!("hull: error: {e}");
+    quit(127)
+}
+
+fn quit(code: i32) -> ! {
+    // SAFETY: the child ends here, running none of its parent's exit
+    // handlers.
+    unsafe { libc::_exit(code) }
 }
 
 /// Ready to exec: the resolved program, its argv and env, and the state
@@ -88,7 +184,6 @@ struct Prepared {
     program: CString,
     argv: Vec<CString>,
     env: Vec<CString>,
-    state: Option<String>,
     /// The sealed exec trampoline (see security::trampoline).
     trampoline: Option<OwnedFd>,
 }
@@ -102,7 +197,7 @@ fn cstrings(v: &[String]) -> Result<Vec<CString>> {
 }
 
 /// Whether the parent must run hooks between mounting and pivot_root.
-pub fn has_create_hooks(spec: &Spec) -> bool {
+fn has_create_hooks(spec: &Spec) -> bool {
     spec.hooks().as_ref().is_some_and(|h| {
         [
             h.prestart(),
@@ -115,9 +210,10 @@ pub fn has_create_hooks(spec: &Spec) -> bool {
     })
 }
 
-/// Everything up to the exec, and our fd directory (see [`own_fd_dir`]).
-fn setup(init: &Init) -> Result<(Prepared, OwnedFd)> {
-    let spec = init.spec;
+/// What both kinds of init do first: stdio, no inherited fd but ours,
+/// our fd directory (see [`own_fd_dir`]), the namespaces to join, and the
+/// parent's go.
+fn begin(init: &Init, fifo: Option<&OwnedFd>) -> Result<OwnedFd> {
     // Nothing of the container may ptrace us or open /proc/<pid>/exe while
     // we still run the host's hull binary.
     nix::sys::prctl::set_dumpable(false).ctx(|| "prctl dumpable")?;
@@ -130,77 +226,45 @@ fn setup(init: &Init) -> Result<(Prepared, OwnedFd)> {
     // `start`: its state dir lock (blocking every command on the
     // container), and in a threaded caller any other thread's pipes and
     // locks.
-    crate::sys::close_fds_except(3 + init.preserve_fds, &init.own_fds())
-        .ctx(|| "close inherited fds")?;
+    let mut ours = vec![init.chan.as_raw_fd()];
+    ours.extend(init.console.as_ref().map(|c| c.as_raw_fd()));
+    ours.extend(fifo.map(|f| f.as_raw_fd()));
+    ours.extend(init.joins.fds());
+    crate::sys::close_fds_except(3 + init.preserve_fds, &ours).ctx(|| "close inherited fds")?;
     let fds = own_fd_dir()?;
     init.joins.enter()?;
     init.chan.expect(Msg::Go)?;
-    let mut state = None;
-    if let Mode::Create {
-        rootfs,
-        bundle,
-        no_pivot,
-        cgroup,
-        ..
-    } = &init.mode
-    {
-        state = build_container(init, rootfs, bundle, *no_pivot, cgroup)?;
-    } else {
-        nix::unistd::chdir("/").ctx(|| "chdir /")?;
-        // Now in the container's cgroup (which may reset it).
-        let affinity = init.process.exec_cpu_affinity().as_ref();
-        if let Some(list) = affinity.and_then(|a| a.cpu_affinity_final().as_deref()) {
-            security::sched::set_affinity(list, "final")?;
-        }
-    }
-    if let Some(console) = &init.console {
-        let size = init
-            .process
-            .console_size()
-            .map(|b| (b.height() as u16, b.width() as u16));
-        // /dev/console is the init's terminal; an exec'd tty leaves it be.
-        // Not without a mount namespace of our own: that would mount on the host.
-        let bind_console = matches!(init.mode, Mode::Create { .. })
-            && crate::config::new_namespace(spec, LinuxNamespaceType::Mount);
-        let uid = init.process.user().uid();
-        crate::console::setup(console.as_fd(), size, bind_console, uid)?;
-    }
-    if let Mode::Create { .. } = init.mode {
-        // Before a read-only root is sealed: runc creates a missing cwd too.
-        let cwd = init.process.cwd();
-        let root = crate::rootfs::path::open_root(Path::new("/"))?;
-        crate::rootfs::path::create(root.as_fd(), cwd, crate::rootfs::path::Kind::Dir)
-            .ctx(|| format!("process.cwd: create {}", cwd.display()))?;
-        if crate::config::new_namespace(spec, LinuxNamespaceType::Mount) {
-            crate::rootfs::finish(spec)?;
-        }
-    }
-    let mut prepared = prepare_process(init)?;
-    prepared.state = state;
-    Ok((prepared, fds))
+    Ok(fds)
+}
+
+/// The pty, sent to the console socket; with `bind_console` also bound
+/// on /dev/console.
+fn set_up_console(init: &Init, bind_console: bool) -> Result<()> {
+    let Some(console) = &init.console else {
+        return Ok(());
+    };
+    let size = init
+        .process
+        .console_size()
+        .map(|b| (b.height() as u16, b.width() as u16));
+    let uid = init.process.user().uid();
+    crate::console::setup(console.as_fd(), size, bind_console, uid)
 }
 
 /// Namespaces, names, sysctls, the root filesystem and the create-time
 /// hooks. Returns the state JSON if startContainer hooks need it.
-fn build_container(
-    init: &Init,
-    rootfs: &Path,
-    bundle: &Path,
-    no_pivot: bool,
-    cgroup: &crate::cgroups::Cgroup,
-) -> Result<Option<String>> {
-    let spec = init.spec;
+fn build_container(init: &Init, c: &Container) -> Result<Option<String>> {
+    let (spec, rootfs, new_ns) = (init.spec, c.rootfs, init.plan.new_ns);
     // Unshared only now that the parent has put us in our cgroup, so the
     // namespace is rooted there.
-    if crate::config::new_namespace(spec, LinuxNamespaceType::Cgroup) {
+    if new_ns.cgroup {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .ctx(|| "unshare cgroup namespace")?;
     }
-    if let Some(name) = &init.new_keyring {
+    if let Some(name) = &c.new_keyring {
         join_session_keyring(name)?;
     }
-    let userns = crate::config::new_namespace(spec, LinuxNamespaceType::User);
-    if userns {
+    if new_ns.user {
         // Root of the new user namespace, through the maps just written.
         crate::sys::setresgid_thread(0).ctx(|| "setgid 0 in user namespace")?;
         crate::sys::setresuid_thread(0).ctx(|| "setuid 0 in user namespace")?;
@@ -211,10 +275,9 @@ fn build_container(
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         set_domainname(d)?;
     }
-    let new_mnt = crate::config::new_namespace(spec, LinuxNamespaceType::Mount);
-    if new_mnt {
+    if new_ns.mount {
         // Writes linux.sysctl through the container's own /proc.
-        crate::rootfs::prepare(spec, rootfs, bundle, userns, cgroup)?;
+        crate::rootfs::prepare(spec, c, new_ns.user)?;
     } else {
         // Sharing the host's mounts, so the host's /proc: its /proc/sys
         // still shows our namespaces, to which validation confined the keys.
@@ -222,7 +285,7 @@ fn build_container(
         security::sysctl::apply_in(spec, root.as_fd(), Path::new("/proc"))?;
     }
     let mut state = None;
-    if has_create_hooks(spec) {
+    if init.plan.create_hooks {
         // The parent runs prestart and createRuntime hooks now, then hands
         // us the state for ours (we cannot know our host pid).
         init.chan.send(&Msg::Mounted)?;
@@ -247,8 +310,8 @@ fn build_container(
         created["status"] = "created".into();
         state = Some(created.to_string());
     }
-    if new_mnt {
-        crate::rootfs::enter(rootfs, no_pivot)?;
+    if new_ns.mount {
+        crate::rootfs::enter(rootfs, c.no_pivot)?;
     } else {
         // Sharing the host's mount namespace: chroot only, touching no mount.
         nix::unistd::chroot(rootfs).ctx(|| format!("chroot {}", rootfs.display()))?;
@@ -302,11 +365,9 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
     security::lsm::apply_exec_labels(process)?;
     let trampoline = security::trampoline::prepare()?;
     let cwd = resolve_cwd(process.cwd())?;
-    let nnp = process.no_new_privileges().unwrap_or(false);
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
-    // while we still have it. With it, as late as possible (before execve),
-    // unless the parent must forward a notify listener before we block.
-    if !nnp && let Some(filter) = init.seccomp {
+    if init.plan.seccomp_at == SeccompAt::BeforeUserSwitch
+        && let Some(filter) = init.seccomp
+    {
         load_seccomp(init, filter)?;
     }
     // As runc: enter the cwd while we may still reach anything the
@@ -320,8 +381,7 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
     if let Some(caps) = process.capabilities() {
         security::caps::before_user(caps)?;
     }
-    let userns = crate::config::new_namespace(spec, LinuxNamespaceType::User);
-    security::user::switch(user, setgroups_allowed(userns))?;
+    security::user::switch(user, setgroups_allowed(init.plan.new_ns.user))?;
     if let Some(caps) = process.capabilities() {
         security::caps::after_user(caps)?;
     }
@@ -332,18 +392,19 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
     }
     drop(cwd);
     security::user::umask(user);
-    if nnp {
+    if process.no_new_privileges() == Some(true) {
         nix::sys::prctl::set_no_new_privs().ctx(|| "prctl no_new_privs")?;
-        if let Some(filter) = init.seccomp.filter(|f| f.notify) {
-            load_seccomp(init, filter)?;
-        }
+    }
+    if init.plan.seccomp_at == SeccompAt::AfterNoNewPrivs
+        && let Some(filter) = init.seccomp
+    {
+        load_seccomp(init, filter)?;
     }
     Ok(Prepared {
         program: CString::new(program.as_os_str().as_encoded_bytes())
             .map_err(|_| Error::new("process.args[0]: NUL byte"))?,
         argv: cstrings(args)?,
         env: cstrings(&env)?,
-        state: None,
         trampoline,
     })
 }
@@ -358,62 +419,18 @@ fn own_fd_dir() -> Result<OwnedFd> {
         .ctx(|| "open /proc/self/fd")
 }
 
-/// Wait for `start` (create), then exec. Returns only on failure.
-fn finish(init: &Init, p: Prepared, fds: &OwnedFd) -> Error {
-    let created = || match init.mode {
-        Mode::Create { .. } => matches!(init.chan.recv(), Ok(Some(Msg::Created))),
-        Mode::Exec => true,
-    };
-    if init.chan.send(&Msg::Ready).is_err() || !created() {
-        // Our parent died before it recorded us: nobody can start or find
-        // us, and nobody hears an error; go quietly.
-        // SAFETY: plain _exit of this process.
-        unsafe { libc::_exit(1) }
-    }
-    // `start` waits for this end of the fifo to close: at our execve.
-    let fifo_end = match &init.mode {
-        Mode::Create { fifo, .. } => match wait_for_start(fifo, fds) {
-            Ok(end) => Some(end),
-            Err(e) => return e,
-        },
-        Mode::Exec => None,
-    };
-    let e = start_program(init, p, fds);
-    // `start` reads the fifo to its end: what follows our byte is why we
-    // did not exec, and its error (it closes at a successful execve).
-    if let Some(mut end) = fifo_end {
-        use std::io::Write;
-        let _ = end.write_all(e.to_string().as_bytes());
-    }
-    e
-}
-
-/// startContainer hooks, then execve. Returns only on failure.
-fn start_program(init: &Init, p: Prepared, fds: &OwnedFd) -> Error {
-    if let Mode::Create { .. } = &init.mode {
-        let hooks = init
-            .spec
-            .hooks()
-            .as_ref()
-            .and_then(|h| h.start_container().as_ref());
-        if let (Some(hooks), Some(state)) = (hooks, &p.state)
-            && let Err(e) =
-                crate::hooks::run_all("startContainer", Some(hooks), state, process_env(init))
-        {
-            return e;
-        }
-    }
+/// Default signals, no fd but stdio and the preserved ones, a late
+/// seccomp filter, then execve through the trampoline. Returns only on
+/// failure.
+fn exec_program(init: &Init, p: Prepared, fds: &OwnedFd) -> Error {
     // The program starts with default signal handling whatever our caller
     // ignored or blocked (a shim or `nohup` may ignore some).
     reset_signals();
-    // No fd of hull's or of its caller passes execve but stdio and the
-    // preserved ones.
     if let Err(e) = crate::sys::cloexec_from(3 + init.preserve_fds, fds.as_fd()) {
         return Error::new(format!("close fds: {}", Error::from(e)));
     }
-    let nnp = init.process.no_new_privileges().unwrap_or(false);
-    if nnp
-        && let Some(filter) = init.seccomp.filter(|f| !f.notify)
+    if init.plan.seccomp_at == SeccompAt::BeforeExec
+        && let Some(filter) = init.seccomp
         && let Err(e) = security::seccomp::load(filter)
     {
         return e;

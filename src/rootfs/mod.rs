@@ -31,14 +31,8 @@ fn mount_flags(target: &str, flags: MsFlags) -> Result<()> {
 }
 
 /// Everything done while the host's root is still visible.
-pub fn prepare(
-    spec: &Spec,
-    rootfs: &Path,
-    bundle: &Path,
-    in_userns: bool,
-    cgroup: &crate::cgroups::Cgroup,
-) -> Result<()> {
-    let linux = spec.linux().as_ref();
+pub fn prepare(spec: &Spec, c: &crate::init::Container, in_userns: bool) -> Result<()> {
+    let (linux, rootfs) = (spec.linux().as_ref(), c.rootfs);
     // Nothing we mount may propagate back to the host. pivot_root refuses
     // shared mounts around it, so a requested "shared" waits for the new
     // `/` (see `finish`); until then our mounts are slaves of the host's.
@@ -63,12 +57,17 @@ pub fn prepare(
     let root = path::open_root(rootfs)?;
     let mut dev_bound = false;
     let mut read_only_later = Vec::new();
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        let label = linux.and_then(|l| l.mount_label().as_deref());
-        if mounts::mount_entry(root.as_fd(), m, bundle, i, cgroup, label)? {
+    let label = linux.and_then(|l| l.mount_label().as_deref());
+    for (i, (m, opts)) in spec.mounts().iter().flatten().zip(c.mounts).enumerate() {
+        let entry = mounts::Entry {
+            index: i,
+            mount: m,
+            opts,
+        };
+        if mounts::mount_entry(root.as_fd(), &entry, c.bundle, c.cgroup, label)? {
             read_only_later.push((i, m.destination()));
         }
-        if m.destination() == Path::new("/dev") && options::MountOptions::parse(m)?.is_bind() {
+        if m.destination() == Path::new("/dev") && opts.is_bind() {
             dev_bound = true;
         }
     }

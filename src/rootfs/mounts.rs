@@ -12,19 +12,25 @@ use oci_spec::runtime::Mount;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// Mount entry `index` of the config into the rootfs opened as `root`.
+/// One of the config's mounts, its options parsed.
+pub struct Entry<'a> {
+    pub index: usize,
+    pub mount: &'a Mount,
+    pub opts: &'a MountOptions,
+}
+
+/// Mount an entry of the config into the rootfs opened as `root`.
 /// Returns whether it must be made read-only once every mount and device
 /// is in place: a read-only tmpfs (a `ro` /dev) is mounted writable first,
 /// or the mount points and nodes under it could not be made (as runc).
 pub fn mount_entry(
     root: BorrowedFd,
-    m: &Mount,
+    entry: &Entry,
     bundle: &Path,
-    index: usize,
     cgroup: &crate::cgroups::Cgroup,
     mount_label: Option<&str>,
 ) -> Result<bool> {
-    let opts = MountOptions::parse(m).map_err(|e| Error::new(format!("mounts[{index}]: {e}")))?;
+    let (m, opts, index) = (entry.mount, entry.opts, entry.index);
     let mut read_only_later = false;
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
