@@ -137,51 +137,16 @@ fn build_rootfs(dir: &Path) {
 // Bundles
 // ---------------------------------------------------------------------------
 
-/// runc's `spec` default (without cgroup resources), with the test marker
-/// in the environment.
+/// `hull spec`'s default (runc's), without cgroup resources, with the
+/// test marker in the environment, no terminal and the given root.
 fn default_config(root_path: &str, readonly: bool, marker: &str, cgroup: &str) -> Value {
-    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
-    json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": false,
-            "user": {"uid": 0, "gid": 0},
-            "args": ["sh"],
-            "env": [PATH_ENV, "TERM=xterm", format!("HULL_ITEST={marker}")],
-            "cwd": "/",
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": true
-        },
-        "root": {"path": root_path, "readonly": readonly},
-        "hostname": "hull",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-             "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-        ],
-        "linux": {
-            "cgroupsPath": cgroup,
-            "namespaces": [
-                {"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}
-            ],
-            "maskedPaths": [
-                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"
-            ],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-        }
-    })
+    let mut c = serde_json::to_value(hull::config::default_spec()).unwrap();
+    c["process"]["terminal"] = json!(false);
+    c["process"]["env"] = json!([PATH_ENV, "TERM=xterm", format!("HULL_ITEST={marker}")]);
+    c["root"] = json!({"path": root_path, "readonly": readonly});
+    c["linux"]["cgroupsPath"] = json!(cgroup);
+    c["linux"].as_object_mut().unwrap().remove("resources");
+    c
 }
 
 /// A bundle directory whose config.json is rewritten on every change.

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod kill;
 pub mod list;
 pub mod pause;
+pub mod process;
 pub mod ps;
 pub mod run;
 pub mod start;

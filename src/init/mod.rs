@@ -3,7 +3,7 @@
 //! error back to its parent (`hull create` or `hull exec`) over the sync
 //! channel. `create` builds the container around it; `exec` only joins.
 
-pub mod exec;
+pub mod program;
 
 use crate::error::{Context, Error, Result};
 use crate::namespaces::{Joins, NewNamespaces};
@@ -340,8 +340,8 @@ fn prepare_process(init: &Init) -> Result<Prepared> {
     let Some(arg0) = args.first() else {
         return Err(Error::new("process.args: must not be empty"));
     };
-    let program = exec::lookup(arg0, &env)?;
-    exec::check_interpreter(arg0, &program)?;
+    let program = program::lookup(arg0, &env)?;
+    program::check_interpreter(arg0, &program)?;
     if let Some(rl) = process.rlimits() {
         security::rlimits::apply(rl)?;
     }
