@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 HULL := target/release/hull
 
-.PHONY: all build order deps demo test lint bench faults clean
+.PHONY: all build order deps demo test test-vm lint bench faults clean
 
 all: build
 
@@ -50,6 +50,17 @@ demo: deps build
 test: deps build
 	cargo test -- --test-threads=2
 	bash integration/faults.sh $(HULL) sample
+
+# The tests again, in a Debian bookworm VM under qemu (TCG): systemd as
+# PID 1, pure cgroup v2, AppArmor, and the tests run from a systemd service
+# (vm/run.sh). The image is built once and kept in target/vm (vm/image.sh);
+# each boot writes to a throwaway overlay. Exits non-zero on any failure.
+VM := target/vm
+test-vm: deps build
+	bash vm/deps.sh
+	bash vm/image.sh $(VM)
+	bash vm/payload.sh $(VM)/payload.tar
+	bash vm/run.sh $(VM)/payload.tar $(VM)
 
 # Every system call of `hull create` made to fail in turn (an errno, and
 # SIGKILL), then `delete --force`: nothing may be left, hang or panic.

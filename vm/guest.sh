@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs inside the test VM (hull-test.service runs the payload's hull-vm/run,
+# which runs this), in the repository at its host path: each test
+# executable given, as `cargo test -- --test-threads=2` would, then `make
+# test`'s sample of the fault matrix. Fails if any of them failed.
+#
+#   vm/guest.sh TEST_EXECUTABLE...
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# What the run is about: pure cgroup v2, AppArmor, a service's cgroup, no
+# controlling terminal.
+echo "guest: kernel $(uname -r); /sys/fs/cgroup is $(stat -fc %T /sys/fs/cgroup);" \
+	"AppArmor enabled: $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || echo no);" \
+	"our cgroup: $(cut -d: -f3 /proc/self/cgroup); terminal: $(ps -o tty= $$)"
+
+failed=()
+for test in "$@"; do
+	# cargo runs each test executable from the package's directory.
+	echo "guest: running $test"
+	start=$SECONDS
+	"$test" --test-threads=2 || failed+=("$(basename "$test")")
+	echo "guest: $(basename "$test") took $((SECONDS - start)) s"
+done
+echo "guest: running integration/faults.sh target/release/hull sample"
+start=$SECONDS
+bash integration/faults.sh target/release/hull sample || failed+=(faults.sh)
+echo "guest: faults.sh took $((SECONDS - start)) s"
+
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "guest: FAILED: ${failed[*]}"
+	exit 1
+fi
+echo "guest: all passed"

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Builds the test VM: a Debian bookworm root filesystem (DIR/bookworm.raw,
+# ext4 on the whole disk, no partition table) and Debian's own kernel and
+# initrd beside it (DIR/vmlinuz, DIR/initrd.img), for vm/run.sh.
+#
+#   vm/image.sh [DIR]     (as root; DIR defaults to target/vm)
+#
+# Cached: nothing is done while DIR/key holds this script's hash, so the
+# image is rebuilt only when this script (its package list, its units)
+# changes. No loop mounts: mmdebstrap fills a directory, mkfs.ext4 -d packs
+# it into the image file.
+set -euo pipefail
+
+out=${1:-target/vm}
+key=$(sha256sum "$0" | cut -d' ' -f1)
+if [ "$(cat "$out/key" 2>/dev/null)" = "$key" ] && [ -f "$out/bookworm.raw" ]; then
+	exit 0
+fi
+mkdir -p "$out"
+rm -f "$out/key"
+root=$out/root.tmp
+rm -rf "$root"
+start=$SECONDS
+
+# systemd as PID 1 (with udev for the device units, dbus for logind);
+# AppArmor's userspace, which loads its profiles at boot; Debian's kernel,
+# whose initramfs-tools initrd loads the virtio and ext4 modules; what the
+# tests use: `make deps`'s list, and ip, ps (hull ps), unshare, nsenter and
+# mount, python3 (integration/faults.sh).
+packages=(
+	systemd-sysv udev dbus apparmor
+	linux-image-amd64 initramfs-tools kmod
+	busybox-static runc golang-github-containers-common strace
+	iproute2 procps util-linux python3
+)
+# unshare mode, as root: mmdebstrap's mounts (proc, sys, dev in the
+# chroot) live in a mount namespace of their own, never on the host.
+mmdebstrap --mode=unshare --variant=apt --include="$(IFS=,; echo "${packages[*]}")" \
+	bookworm "$root" http://deb.debian.org/debian
+
+echo hull-vm >"$root/etc/hostname"
+echo "127.0.1.1 hull-vm" >>"$root/etc/hosts"
+echo "/dev/vda / ext4 rw 0 0" >"$root/etc/fstab"
+# A machine id of its own: with none, every boot of the throwaway overlay
+# would be a systemd "first boot".
+od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$root/etc/machine-id"
+
+# The test run: hull-test.service, once the boot is done (After= the target
+# that wants it, so that target does not also wait for it: no cycle). It
+# runs from a service on purpose: hull must work from one, in the cgroup
+# /system.slice/hull-test.service. The machine powers off once it ends.
+cat >"$root/etc/systemd/system/hull-test.service" <<'EOF'
+[Unit]
+Description=hull's tests, from the payload disk /dev/vdb
+After=multi-user.target
+SuccessAction=poweroff
+FailureAction=poweroff
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/hull-vm-test
+TimeoutStartSec=infinity
+# Output only: the serial line is not made the service's controlling
+# terminal (the tests run with none, as in CI).
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+
+[Install]
+WantedBy=multi-user.target
+EOF
+ln -s /etc/systemd/system/hull-test.service \
+	"$root/etc/systemd/system/multi-user.target.wants/hull-test.service"
+
+# The payload disk is a plain tar (no filesystem): its files go to their
+# absolute paths, then its hull-vm/run runs. Its output reaches the serial
+# console through a pipe, as a CI log would take it (no terminal), and a
+# last line tells vm/run.sh the exit status.
+cat >"$root/usr/local/sbin/hull-vm-test" <<'EOF'
+#!/bin/bash
+# Only emergencies from the kernel on the console while the tests print.
+dmesg -n 1
+echo "HULL-VM-START $(date -u +%FT%TZ) after $(cut -d' ' -f1 /proc/uptime) s of uptime"
+if tar -xf /dev/vdb -C /; then
+	/hull-vm/run 2>&1 | cat
+	rc=${PIPESTATUS[0]}
+else
+	rc=125
+fi
+echo "HULL-VM-EXIT $rc"
+EOF
+chmod 755 "$root/usr/local/sbin/hull-vm-test"
+
+# Nothing but the tests on the serial line: no login prompt; and no timer
+# (apt-daily, fstrim, ...) starting work in the middle of the run.
+for unit in serial-getty@ttyS0.service getty@tty1.service timers.target; do
+	ln -sf /dev/null "$root/etc/systemd/system/$unit"
+done
+
+cp "$(ls "$root"/boot/vmlinuz-* | tail -1)" "$out/vmlinuz"
+cp "$(ls "$root"/boot/initrd.img-* | tail -1)" "$out/initrd.img"
+rm -f "$out/bookworm.raw"
+# 8 GiB, sparse: room for the tests' files in each boot's overlay.
+mkfs.ext4 -q -L hull-vm -d "$root" "$out/bookworm.raw" 8G
+rm -rf "$root"
+echo "$key" >"$out/key"
+echo "vm/image.sh: built $out/bookworm.raw in $((SECONDS - start)) s"

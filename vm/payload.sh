@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Packs what the VM needs to run the tests into one tar, for vm/run.sh: the
+# repository (without target/ and .git/) at its absolute host path, since
+# the tests read files from the source tree and have the hull binary's
+# path compiled in (env!("CARGO_BIN_EXE_hull")); the binaries cargo builds
+# for `cargo test` (the test executables, target/debug/hull) and
+# target/release/hull (make build's, for faults.sh); and hull-vm/run,
+# which the VM runs: vm/guest.sh with the test executables.
+#
+#   vm/payload.sh OUT_TAR      (from the repository, after make build)
+set -euo pipefail
+
+out=$(realpath "${1:?usage: vm/payload.sh OUT_TAR}")
+repo=$(pwd -P)
+
+# Every executable cargo builds for the tests (built now if need be); the
+# test executables are those with "test":true in their profile (sorted:
+# the unit tests, hull-*, before the integration tests).
+json=$(cargo test --no-run --message-format=json)
+executables=$(grep -o '"executable":"[^"]*"' <<<"$json" | cut -d'"' -f4)
+tests=$(grep '"profile":{[^}]*"test":true' <<<"$json" |
+	grep -o '"executable":"[^"]*"' | cut -d'"' -f4 | sort)
+
+run=$(mktemp -d)
+trap 'rm -rf "$run"' EXIT
+mkdir "$run/hull-vm"
+{
+	echo '#!/bin/sh'
+	echo "exec bash $repo/vm/guest.sh" $tests
+} >"$run/hull-vm/run"
+chmod 755 "$run/hull-vm/run"
+
+# Paths relative to / (tar extracts them there in the VM).
+tar -C / -cf "$out" --exclude="${repo#/}/target" --exclude="${repo#/}/.git" "${repo#/}"
+tar -C / -rf "$out" $(for f in $executables "$repo/target/release/hull"; do echo "${f#/}"; done)
+tar -C "$run" -rf "$out" hull-vm
+echo "vm/payload.sh: $out ($(du -h "$out" | cut -f1)), tests:" $tests
