@@ -406,7 +406,9 @@ fn a_held_lock_is_waited_for_a_bounded_time_and_named() {
     assert_eq!(unsafe { flock(dir.as_raw_fd(), LOCK_EX) }, 0);
     // `state` and `list` read without the lock (SIGKILL lands a moment
     // after `kill` returns).
-    wait_for("the init to die", || t.state("locked")["status"] == "stopped");
+    wait_for("the init to die", || {
+        t.state("locked")["status"] == "stopped"
+    });
     t.hull(&["list", "-q"]).ok();
     let start = std::time::Instant::now();
     let out = t.hull(&["delete", "--force", "locked"]);
