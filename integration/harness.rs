@@ -378,14 +378,37 @@ pub fn processes_naming(needle: &str) -> Vec<i32> {
     pids
 }
 
-/// Reap `pid` if it is (or becomes, within WAIT) a zombie child of ours;
-/// false if it is still running.
-fn reap(pid: i32) -> bool {
+/// A process as recorded: its pid and its start time (/proc/PID/stat field
+/// 22), since a pid alone may be another process's by the time we look.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Proc {
+    pid: i32,
+    start: u64,
+}
+
+impl Proc {
+    /// The process `pid` is now.
+    fn now(pid: i32) -> Option<Proc> {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After the command name's closing parenthesis: field 3 onward.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let start = rest.split_whitespace().nth(19)?.parse().ok()?;
+        Some(Proc { pid, start })
+    }
+}
+
+/// Reap `p` if it is (or becomes, within WAIT) a zombie child of ours;
+/// false if it is still running. A pid that is now another process's (a
+/// command another test runs, say) is left alone.
+fn reap(p: Proc) -> bool {
     const WNOHANG: c_int = 1;
     eventually(WAIT, || {
+        if Proc::now(p.pid) != Some(p) {
+            return true; // gone (reaped by pid 1), or not the one we knew
+        }
         let mut status = 0;
         // SAFETY: plain waitpid on one pid; never touches other children.
-        let r = unsafe { waitpid(pid, &mut status, WNOHANG) };
+        let r = unsafe { waitpid(p.pid, &mut status, WNOHANG) };
         r != 0 // reaped, or not our child (pid 1 reaps it)
     })
 }
@@ -434,7 +457,7 @@ pub struct Test {
     pub root: PathBuf,
     ids: RefCell<Vec<String>>,
     /// Inits of created or detached containers: ours to reap.
-    inits: RefCell<Vec<i32>>,
+    inits: RefCell<Vec<Proc>>,
     counter: Cell<u32>,
 }
 
@@ -564,8 +587,8 @@ impl Test {
         let status = wait_child(&mut child, &line)?;
         if let Some(id) = &new_id {
             // A created or detached container's init is now our child.
-            if let Some(pid) = self.container_pid(id) {
-                self.inits.borrow_mut().push(pid);
+            if let Some(p) = self.container_proc(id) {
+                self.inits.borrow_mut().push(p);
             }
         }
         let read = |p: &Path| {
@@ -679,17 +702,24 @@ impl Test {
     }
 
     /// The init pid in a container's state file, if it has one.
-    fn container_pid(&self, id: &str) -> Option<i32> {
+    /// The init of container `id` as its state records it, if that
+    /// process still runs (or is a zombie).
+    fn container_proc(&self, id: &str) -> Option<Proc> {
         let bytes = fs::read(self.root.join(id).join("state.json")).ok()?;
         let state: Value = serde_json::from_slice(&bytes).ok()?;
-        state["pid"].as_i64().map(|p| p as i32)
+        let pid = state["pid"].as_i64()? as i32;
+        let recorded = Proc {
+            pid,
+            start: state["start_time"].as_u64()?,
+        };
+        (Proc::now(pid) == Some(recorded)).then_some(recorded)
     }
 
-    /// Pids recorded in the state of the containers that still exist.
-    fn live_container_pids(&self) -> Vec<i32> {
+    /// The inits of the containers that still exist.
+    fn live_container_procs(&self) -> Vec<Proc> {
         self.state_entries()
             .iter()
-            .filter_map(|id| self.container_pid(id))
+            .filter_map(|id| self.container_proc(id))
             .collect()
     }
 
@@ -703,7 +733,7 @@ impl Test {
             "state entry {id} left behind in {}",
             self.root.display()
         );
-        let allowed = self.live_container_pids();
+        let allowed: Vec<i32> = self.live_container_procs().iter().map(|p| p.pid).collect();
         let mut stray = Vec::new();
         let gone = eventually(WAIT, || {
             stray = processes_naming(&self.marker())
@@ -725,7 +755,7 @@ impl Test {
     fn cleanup(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let mut inits = self.inits.borrow().clone();
-        inits.extend(self.live_container_pids());
+        inits.extend(self.live_container_procs());
         let ids = self.ids.borrow().clone();
         for id in &ids {
             if let Err(e) = self.try_output(&mut self.command(&["delete", "--force", id]), None) {
@@ -744,14 +774,17 @@ impl Test {
             stray.is_empty()
         }) {
             problems.push(format!("processes left behind: {}", describe(&stray)));
-            for pid in &stray {
-                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let procs: Vec<Proc> = stray.iter().filter_map(|&pid| Proc::now(pid)).collect();
+            for p in &procs {
+                let _ = Command::new("kill")
+                    .args(["-9", &p.pid.to_string()])
+                    .status();
             }
-            inits.extend(&stray);
+            inits.extend(procs);
         }
-        for pid in inits {
-            if !reap(pid) {
-                problems.push(format!("process {pid} did not exit"));
+        for p in inits {
+            if !reap(p) {
+                problems.push(format!("process {} did not exit", p.pid));
             }
         }
         for dir in cgroup_dirs(&self.cgroup_parent()) {
