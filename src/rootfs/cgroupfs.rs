@@ -6,6 +6,7 @@
 use super::path::{self, Kind};
 use crate::error::{Context, Result};
 use crate::sys::fd_path;
+use nix::errno::Errno;
 use nix::mount::{MsFlags, mount};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
@@ -22,21 +23,32 @@ pub fn mount_cgroup(
 ) -> Result<()> {
     let target = path::create(root, dest, Kind::Dir)?;
     let what = || format!("mount cgroup on {}", dest.display());
-    if let [(mount_point, _)] = dirs
+    let safe = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if let [(mount_point, dir)] = dirs
         && mount_point == Path::new(CGROUP_ROOT)
     {
         // cgroup v2 alone: the namespace-aware cgroup2 filesystem itself.
         let at = fd_path(target.as_raw_fd());
-        return mount(
+        let mounted = mount(
             Some("cgroup2"),
             at.as_str(),
             Some("cgroup2"),
             flags,
             None::<&str>,
-        )
-        .ctx(what);
+        );
+        return match mounted {
+            // In a user namespace without a cgroup namespace of its own the
+            // kernel refuses it (the cgroup namespace is not ours): the
+            // container's own directory instead, bound, as runc does.
+            Err(Errno::EPERM | Errno::EBUSY) => {
+                let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+                mount(Some(dir), at.as_str(), None::<&str>, bind, None::<&str>).ctx(what)?;
+                let t = super::mounts::reopen(root, dest, Kind::Dir)?;
+                super::mounts::remount_bind(&t, (flags & MsFlags::MS_RDONLY) | safe).ctx(what)
+            }
+            r => r.ctx(what),
+        };
     }
-    let safe = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let at = fd_path(target.as_raw_fd());
     mount(
         Some("tmpfs"),
