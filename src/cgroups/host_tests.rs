@@ -411,3 +411,26 @@ fn paths_resolve_per_hierarchy() {
     let back: Cgroup = serde_json::from_str(&serde_json::to_string(&cg).unwrap()).unwrap();
     assert_eq!(back.unified_dir(), cg.unified_dir());
 }
+
+#[test]
+fn unified_relative_paths_go_beside_our_cgroup() {
+    // A service's cgroup on a pure v2 host: it holds processes, so the
+    // container goes under its parent, as runc puts it.
+    let m = mounts::Mounts::parse(
+        "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n",
+    );
+    let own = "0::/system.slice/hull-test.service\n";
+    let cg = Cgroup::resolve(&m, own, None, "c1").unwrap();
+    assert_eq!(
+        cg.unified_dir(),
+        Some(PathBuf::from("/sys/fs/cgroup/system.slice/c1"))
+    );
+    let cg = Cgroup::resolve(&m, own, Some(Path::new("pod/c2")), "x").unwrap();
+    assert_eq!(
+        cg.unified_dir(),
+        Some(PathBuf::from("/sys/fs/cgroup/system.slice/pod/c2"))
+    );
+    // At the root there is no parent: under the root.
+    let cg = Cgroup::resolve(&m, "0::/\n", None, "c3").unwrap();
+    assert_eq!(cg.unified_dir(), Some(PathBuf::from("/sys/fs/cgroup/c3")));
+}

@@ -115,8 +115,9 @@ trait Backend {
 impl Cgroup {
     /// Resolve the path: `cgroups_path` absolute -> under each hierarchy
     /// root; relative -> under the caller's own cgroup (from
-    /// /proc/self/cgroup); None -> `<id>` under our own cgroup, as runc does
-    /// (no parent is created that `delete` would leave). No filesystem change.
+    /// /proc/self/cgroup; in the unified tree under its parent); None ->
+    /// `<id>` there, as runc does (no parent is created that `delete` would
+    /// leave). No filesystem change.
     pub fn new(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
         let own = std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup")?;
         Cgroup::resolve(mounts::host()?, &own, cgroups_path, id)
@@ -152,7 +153,10 @@ impl Cgroup {
             );
         }
         // Absolute: under the mount point. Relative: under our own cgroup in
-        // that hierarchy, which differs per hierarchy on v1.
+        // that hierarchy, which differs per hierarchy on v1; in the unified
+        // tree beside it, under its parent (as runc): ours holds processes
+        // (us, a service's), and cgroup v2 enables no controller below a
+        // cgroup that does.
         let place = |mount: &mounts::Mount, own_key: Option<&[String]>| -> Result<PathBuf> {
             let mut dir = mount.point.clone();
             if !path.is_absolute() {
@@ -163,7 +167,11 @@ impl Cgroup {
                         mount.point.display()
                     ))
                 })?;
-                dir.push(mount.relative_to_root(&own));
+                let mut own = mount.relative_to_root(&own);
+                if own_key.is_none() {
+                    own.pop();
+                }
+                dir.push(own);
             }
             dir.push(&relative);
             Ok(dir)
