@@ -304,6 +304,25 @@ pub fn fd_path(fd: RawFd) -> String {
     format!("/proc/self/fd/{fd}")
 }
 
+/// mount(2) onto the file or directory `target` is open on, through
+/// /proc/self/fd: what was resolved safely inside the rootfs is what gets
+/// mounted on, whatever a symlink swapped in since would say.
+pub fn mount_on(
+    target: BorrowedFd,
+    source: Option<&(impl nix::NixPath + ?Sized)>,
+    fstype: Option<&str>,
+    flags: nix::mount::MsFlags,
+    data: Option<&str>,
+) -> Result<(), Errno> {
+    nix::mount::mount(
+        source,
+        fd_path(target.as_raw_fd()).as_str(),
+        fstype,
+        flags,
+        data,
+    )
+}
+
 #[repr(C)]
 struct MountAttr {
     attr_set: u64,

@@ -5,10 +5,9 @@
 
 use super::path::{self, Kind};
 use crate::error::{Context, Result};
-use crate::sys::fd_path;
 use nix::errno::Errno;
-use nix::mount::{MsFlags, mount};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use nix::mount::MsFlags;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -28,10 +27,9 @@ pub fn mount_cgroup(
         && mount_point == Path::new(CGROUP_ROOT)
     {
         // cgroup v2 alone: the namespace-aware cgroup2 filesystem itself.
-        let at = fd_path(target.as_raw_fd());
-        let mounted = mount(
+        let mounted = crate::sys::mount_on(
+            target.as_fd(),
             Some("cgroup2"),
-            at.as_str(),
             Some("cgroup2"),
             flags,
             None::<&str>,
@@ -42,17 +40,17 @@ pub fn mount_cgroup(
             // container's own directory instead, bound, as runc does.
             Err(Errno::EPERM | Errno::EBUSY) => {
                 let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
-                mount(Some(dir), at.as_str(), None::<&str>, bind, None::<&str>).ctx(what)?;
+                crate::sys::mount_on(target.as_fd(), Some(dir), None::<&str>, bind, None::<&str>)
+                    .ctx(what)?;
                 let t = super::mounts::reopen(root, dest, Kind::Dir)?;
                 super::mounts::remount_bind(&t, (flags & MsFlags::MS_RDONLY) | safe).ctx(what)
             }
             r => r.ctx(what),
         };
     }
-    let at = fd_path(target.as_raw_fd());
-    mount(
+    crate::sys::mount_on(
+        target.as_fd(),
         Some("tmpfs"),
-        at.as_str(),
         Some("tmpfs"),
         safe,
         Some("mode=755"),
@@ -65,14 +63,8 @@ pub fn mount_cgroup(
         let sub = dest.join(rel);
         let t = path::create(root, &sub, Kind::Dir)?;
         let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
-        mount(
-            Some(dir),
-            fd_path(t.as_raw_fd()).as_str(),
-            None::<&str>,
-            bind,
-            None::<&str>,
-        )
-        .ctx(|| format!("bind {} on {}", dir.display(), sub.display()))?;
+        crate::sys::mount_on(t.as_fd(), Some(dir), None::<&str>, bind, None::<&str>)
+            .ctx(|| format!("bind {} on {}", dir.display(), sub.display()))?;
         let t = super::mounts::reopen(root, &sub, Kind::Dir)?;
         super::mounts::remount_bind(&t, (flags & MsFlags::MS_RDONLY) | safe)
             .ctx(|| format!("remount {}", sub.display()))?;
@@ -86,9 +78,9 @@ pub fn mount_cgroup(
 /// Remount the mount at `p` (reopened: the fd from before names what is under it).
 fn remount(root: BorrowedFd, p: &Path, flags: MsFlags) -> Result<()> {
     let t = super::mounts::reopen(root, p, Kind::Dir)?;
-    mount(
+    crate::sys::mount_on(
+        t.as_fd(),
         None::<&str>,
-        fd_path(t.as_raw_fd()).as_str(),
         None::<&str>,
         MsFlags::MS_REMOUNT | flags,
         None::<&str>,

@@ -4,12 +4,11 @@
 
 use super::path::{self, Kind};
 use crate::error::{Context, Result};
-use crate::sys::fd_path;
 use nix::errno::Errno;
 use nix::sys::stat::{Mode, SFlag, makedev};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 /// Character devices every container gets: (path, major, minor).
@@ -146,9 +145,9 @@ fn create(root: BorrowedFd, node: &Node, in_userns: bool) -> Result<()> {
 /// In a user namespace: an empty file with the host's node bound over it.
 fn bind_host(root: BorrowedFd, node: &Node) -> Result<()> {
     let target = path::create(root, &node.path, Kind::File)?;
-    nix::mount::mount(
+    crate::sys::mount_on(
+        target.as_fd(),
         Some(&node.path),
-        fd_path(target.as_raw_fd()).as_str(),
         None::<&str>,
         nix::mount::MsFlags::MS_BIND,
         None::<&str>,

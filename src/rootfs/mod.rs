@@ -112,23 +112,12 @@ fn mask(root: BorrowedFd, p: &Path) -> Result<()> {
     };
     let st = nix::sys::stat::fstat(&target)
         .ctx(|| format!("linux.maskedPaths: stat {}", p.display()))?;
-    let at = fd_path(target.as_raw_fd());
+    let on = target.as_fd();
     let r = if st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFDIR {
-        mount(
-            Some("tmpfs"),
-            at.as_str(),
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            Some("size=0k"),
-        )
+        let (ro, data) = (MsFlags::MS_RDONLY, Some("size=0k"));
+        crate::sys::mount_on(on, Some("tmpfs"), Some("tmpfs"), ro, data)
     } else {
-        mount(
-            Some("/dev/null"),
-            at.as_str(),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
+        crate::sys::mount_on(on, Some("/dev/null"), None, MsFlags::MS_BIND, None)
     };
     r.ctx(|| format!("linux.maskedPaths: mask {}", p.display()))
 }
@@ -141,15 +130,10 @@ fn make_readonly(root: BorrowedFd, p: &Path) -> Result<()> {
         Err(Errno::ENOENT) => return Ok(()),
         Err(e) => return Err(e).ctx(what),
     };
-    let at = fd_path(target.as_raw_fd());
-    mount(
-        Some(at.as_str()),
-        at.as_str(),
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .ctx(what)?;
+    // Bound onto itself: the source is the same opened file.
+    let itself = fd_path(target.as_raw_fd());
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+    crate::sys::mount_on(target.as_fd(), Some(itself.as_str()), None, flags, None).ctx(what)?;
     let target = path::open(root, p, OFlag::O_PATH).ctx(what)?;
     mounts::remount_bind(&target, MsFlags::MS_RDONLY | MsFlags::MS_REC).ctx(what)
 }

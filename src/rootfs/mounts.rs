@@ -7,7 +7,7 @@ use super::path::{self, Kind};
 use crate::error::{Context, Error, Result};
 use crate::sys::fd_path;
 use nix::fcntl::OFlag;
-use nix::mount::{MsFlags, mount};
+use nix::mount::MsFlags;
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -61,14 +61,8 @@ pub fn mount_entry(
         dest_kind = kind;
         let target = path::create(root, dest, kind).ctx(what)?;
         let rec = opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
-        mount(
-            Some(&src),
-            fd_path(target.as_raw_fd()).as_str(),
-            None::<&str>,
-            rec,
-            None::<&str>,
-        )
-        .ctx(what)?;
+        crate::sys::mount_on(target.as_fd(), Some(&src), None::<&str>, rec, None::<&str>)
+            .ctx(what)?;
         // Flags other than bind/rec need a remount of the new mount itself.
         let rest = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !rest.is_empty() {
@@ -116,16 +110,11 @@ pub fn mount_entry(
         }
         let data = with_mount_label(&opts.data, typ, mount_label);
         let data = (!data.is_empty()).then_some(data.as_str());
-        mount(
-            Some(source),
-            fd_path(target.as_raw_fd()).as_str(),
-            Some(typ),
-            flags,
-            data,
-        )
-        .ctx(|| match data {
-            Some(d) => format!("{} (type {typ}, data {d:?})", what()),
-            None => format!("{} (type {typ})", what()),
+        crate::sys::mount_on(target.as_fd(), Some(source), Some(typ), flags, data).ctx(|| {
+            match data {
+                Some(d) => format!("{} (type {typ}, data {d:?})", what()),
+                None => format!("{} (type {typ})", what()),
+            }
         })?;
         if let Some(old) = old {
             let new = reopen(root, dest, Kind::Dir)?;
@@ -136,14 +125,8 @@ pub fn mount_entry(
         let target =
             reopen(root, dest, dest_kind).map_err(|e| Error::new(format!("{}: {e}", what())))?;
         for p in &opts.propagation {
-            mount(
-                None::<&str>,
-                fd_path(target.as_raw_fd()).as_str(),
-                None::<&str>,
-                *p,
-                None::<&str>,
-            )
-            .ctx(|| format!("{}: set propagation", what()))?;
+            crate::sys::mount_on(target.as_fd(), None::<&str>, None::<&str>, *p, None::<&str>)
+                .ctx(|| format!("{}: set propagation", what()))?;
         }
         if opts.attr_set | opts.attr_clr != 0 {
             crate::sys::mount_setattr_recursive(target.as_fd(), opts.attr_set, opts.attr_clr)
@@ -202,9 +185,9 @@ pub fn reopen(root: BorrowedFd, dest: &Path, kind: Kind) -> Result<OwnedFd> {
 
 /// Remount the bind mount at `target` with `flags`, keeping its locked ones.
 pub fn remount_bind(target: &OwnedFd, flags: MsFlags) -> nix::Result<()> {
-    mount(
+    crate::sys::mount_on(
+        target.as_fd(),
         None::<&str>,
-        fd_path(target.as_raw_fd()).as_str(),
         None::<&str>,
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked_flags(target)?,
         None::<&str>,
