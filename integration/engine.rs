@@ -339,6 +339,26 @@ fn exec_forwards_signals() {
     assert_eq!(wait_exit(&mut child, WAIT), 42);
 }
 
+/// `--systemd-cgroup` (every engine on a systemd host may send it) is
+/// refused with a reason, never ignored: the container would land in a
+/// cgroupfs directory named after the unit, outside its slice.
+#[test]
+fn systemd_cgroup_flag_is_refused_clearly() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.args(&["true"]);
+    b.config(|c| c["linux"]["cgroupsPath"] = json!("system.slice:hull:sd"));
+    let want = match Path::new("/run/systemd/system").exists() {
+        true => "--systemd-cgroup: the systemd cgroup driver is not supported by hull yet",
+        false => "--systemd-cgroup: systemd is not running on this host",
+    };
+    let out = t.hull(&["--systemd-cgroup", "create", "--bundle", b.path(), "sd"]);
+    out.fails_with(want);
+    let out = t.hull(&["--systemd-cgroup", "run", "--bundle", b.path(), "sd"]);
+    out.fails_with(want);
+    t.assert_nothing_left("sd");
+}
+
 #[test]
 fn exec_args_with_env_cwd_user_and_exit_status() {
     let t = Test::new();

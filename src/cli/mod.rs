@@ -224,6 +224,13 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
     if systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
         hull::bail!("--systemd-cgroup: systemd is not running on this host");
     }
+    // Refused rather than ignored: a container would land in a cgroupfs
+    // directory named after the unit, outside its slice, without a word.
+    if systemd_cgroup && matches!(cmd, Cmd::Create { .. } | Cmd::Run { .. }) {
+        hull::bail!(
+            "--systemd-cgroup: the systemd cgroup driver is not supported by hull yet (features: systemd false); use the cgroupfs driver"
+        );
+    }
     match cmd {
         Cmd::Create { args, id } => {
             container::create::create(root, &id, &args.options()).map(|_| 0)
