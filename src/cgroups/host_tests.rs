@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 use super::mounts::{self, Mounts};
-use super::{Backend, Cgroup, bpf, devices, fs};
+use super::{Backend, Cgroup, bpf, devices, dirs};
 
 const SIGKILL: i32 = Signal::SIGKILL as i32;
 
@@ -68,7 +68,7 @@ impl Drop for Guard {
             let pids: Vec<i32> = self
                 .dirs()
                 .iter()
-                .flat_map(|d| fs::procs(d).unwrap_or_default())
+                .flat_map(|d| dirs::procs(d).unwrap_or_default())
                 .collect();
             if pids.is_empty() {
                 break;

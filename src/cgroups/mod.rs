@@ -8,7 +8,8 @@
 
 mod bpf;
 mod devices;
-mod fs;
+mod dirs;
+mod files;
 mod mounts;
 mod stats;
 mod v1;
@@ -343,7 +344,7 @@ impl Cgroup {
             .unwrap_or(&self.v1)
             .procs_dir();
         match dir {
-            Some(dir) => fs::procs(dir),
+            Some(dir) => dirs::procs(dir),
             None => Ok(Vec::new()),
         }
     }
@@ -546,6 +547,6 @@ impl Cgroup {
         if let Some(missing) = targets.iter().find(|t| !t.is_dir()) {
             bail!("--cgroup: {} does not exist", missing.display());
         }
-        targets.iter().try_for_each(|t| fs::add_pid(t, pid))
+        targets.iter().try_for_each(|t| dirs::add_pid(t, pid))
     }
 }

@@ -12,7 +12,10 @@ use oci_spec::runtime::{
 };
 
 use super::devices::Rule;
-use super::fs::{self, field_error, read, read_opt, read_u64, read_u64_or_zero, write, write_raw};
+use super::dirs;
+use super::files::{
+    self, field_error, read, read_opt, read_u64, read_u64_or_zero, write, write_raw,
+};
 use super::stats::{self, MemoryEntry, Stats};
 use super::{Backend, Ctl};
 use crate::bail;
@@ -106,7 +109,7 @@ impl Backend for V1 {
             if h.controllers.iter().any(|c| c == "cpuset") {
                 create_cpuset(&h.mount, &h.dir)?;
             } else {
-                fs::mkdir_all(&h.dir)?;
+                dirs::mkdir_all(&h.dir)?;
             }
         }
         Ok(())
@@ -115,7 +118,7 @@ impl Backend for V1 {
     fn add_pid(&self, pid: i32) -> Result<()> {
         self.hierarchies
             .iter()
-            .try_for_each(|h| fs::add_pid(&h.dir, pid))
+            .try_for_each(|h| dirs::add_pid(&h.dir, pid))
     }
 
     fn procs_dir(&self) -> Option<&Path> {
@@ -132,7 +135,7 @@ impl Backend for V1 {
         let results: Vec<Result<()>> = self
             .hierarchies
             .iter()
-            .map(|h| fs::remove(&h.dir))
+            .map(|h| dirs::remove(&h.dir))
             .collect();
         results.into_iter().collect()
     }
@@ -278,7 +281,7 @@ impl Backend for V1 {
             ("cpuset.mems", c.mems(), "linux.resources.cpu.mems"),
         ] {
             if let Some(v) = value {
-                fs::write_cpuset(dir, file, v, field, file)?;
+                files::write_cpuset(dir, file, v, field, file)?;
             }
         }
         Ok(())
@@ -447,7 +450,7 @@ impl Backend for V1 {
             if i % 25 == 24 {
                 std::thread::sleep(Duration::from_micros(10));
             }
-            match fs::last_line(&read(dir, "freezer.state")?) {
+            match files::last_line(&read(dir, "freezer.state")?) {
                 "FROZEN" => return Ok(()),
                 "FREEZING" => continue,
                 s => {
@@ -471,11 +474,11 @@ impl Backend for V1 {
         // Only our own freeze counts, not a parent's; one still FREEZING
         // (a task that cannot stop yet) is a pause asked for, and reported
         // at once: `state` and `list` must never hang on it.
-        if !matches!(fs::last_line(&state), "FROZEN" | "FREEZING") {
+        if !matches!(files::last_line(&state), "FROZEN" | "FREEZING") {
             return Ok(false);
         }
         let own = read_opt(dir, "freezer.self_freezing")?;
-        Ok(own.is_none_or(|s| fs::last_line(&s) == "1"))
+        Ok(own.is_none_or(|s| files::last_line(&s) == "1"))
     }
 
     fn stats(&self, ctl: Ctl, s: &mut Stats) -> Result<()> {
@@ -487,9 +490,9 @@ impl Backend for V1 {
             Ctl::Cpu => {
                 let text = read_opt(dir, "cpu.stat")?.unwrap_or_default();
                 let t = &mut s.cpu.throttling;
-                t.periods = fs::key(&text, "nr_periods").unwrap_or(0);
-                t.throttled_periods = fs::key(&text, "nr_throttled").unwrap_or(0);
-                t.throttled_time = fs::key(&text, "throttled_time").unwrap_or(0);
+                t.periods = files::key(&text, "nr_periods").unwrap_or(0);
+                t.throttled_periods = files::key(&text, "nr_throttled").unwrap_or(0);
+                t.throttled_time = files::key(&text, "throttled_time").unwrap_or(0);
             }
             Ctl::Cpuacct => cpuacct_stats(dir, s)?,
             Ctl::Cpuset => {
@@ -511,7 +514,9 @@ impl Backend for V1 {
             Ctl::Memory => {
                 let m = &mut s.memory;
                 let text = read_opt(dir, "memory.stat")?.unwrap_or_default();
-                m.raw = fs::keyed(&text).map(|(k, v)| (k.to_string(), v)).collect();
+                m.raw = files::keyed(&text)
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect();
                 m.cache = m.raw.get("cache").copied().unwrap_or(0);
                 m.usage = memory_entry(dir, "memory")?;
                 m.swap = memory_entry(dir, "memory.memsw")?;
@@ -557,7 +562,7 @@ impl Backend for V1 {
 
     fn oom_kills(&self) -> Result<u64> {
         let text = read_opt(self.dir(Ctl::Memory)?, "memory.oom_control")?.unwrap_or_default();
-        Ok(fs::key(&text, "oom_kill").unwrap_or(0))
+        Ok(files::key(&text, "oom_kill").unwrap_or(0))
     }
 }
 
@@ -612,8 +617,8 @@ fn cpuacct_stats(dir: &Path, s: &mut Stats) -> Result<()> {
         _ => 100,
     };
     let text = read_opt(dir, "cpuacct.stat")?.unwrap_or_default();
-    u.user = fs::key(&text, "user").unwrap_or(0) * 1_000_000_000 / hz;
-    u.kernel = fs::key(&text, "system").unwrap_or(0) * 1_000_000_000 / hz;
+    u.user = files::key(&text, "user").unwrap_or(0) * 1_000_000_000 / hz;
+    u.kernel = files::key(&text, "system").unwrap_or(0) * 1_000_000_000 / hz;
     Ok(())
 }
 
@@ -624,7 +629,7 @@ fn create_cpuset(mount: &Path, dir: &Path) -> Result<()> {
     let mut parent = mount.to_path_buf();
     for part in rel.components() {
         let cur = parent.join(part);
-        fs::mkdir_all(&cur)?;
+        dirs::mkdir_all(&cur)?;
         for file in ["cpuset.cpus", "cpuset.mems"] {
             if read(&cur, file)?.trim().is_empty() {
                 let value = read(&parent, file)?;

@@ -11,7 +11,8 @@ use oci_spec::runtime::{
 };
 
 use super::devices::Rule;
-use super::fs::{self, field_error, read, read_opt, read_u64_or_zero, write, write_raw};
+use super::dirs;
+use super::files::{self, field_error, read, read_opt, read_u64_or_zero, write, write_raw};
 use super::stats::{self, BlkioEntry, MemoryEntry, Stats};
 use super::{Backend, Ctl, bpf};
 use crate::bail;
@@ -97,7 +98,7 @@ impl V2 {
 
     /// The current memory.max, -1 for max.
     fn memory_max(&self) -> Result<Option<i64>> {
-        let max = fs::parse_u64(&read(&self.dir, "memory.max")?);
+        let max = files::parse_u64(&read(&self.dir, "memory.max")?);
         Ok(max.map(|m| i64::try_from(m).unwrap_or(-1)))
     }
 }
@@ -138,13 +139,13 @@ impl Backend for V2 {
                 let _ = write_raw(&cur, "cgroup.subtree_control", &format!("+{c}"));
             }
             cur.push(part);
-            fs::mkdir_all(&cur)?;
+            dirs::mkdir_all(&cur)?;
         }
         Ok(())
     }
 
     fn add_pid(&self, pid: i32) -> Result<()> {
-        fs::add_pid(&self.dir, pid)
+        dirs::add_pid(&self.dir, pid)
     }
 
     fn procs_dir(&self) -> Option<&Path> {
@@ -152,7 +153,7 @@ impl Backend for V2 {
     }
 
     fn destroy(&self) -> Result<()> {
-        fs::remove(&self.dir)
+        dirs::remove(&self.dir)
     }
 
     fn memory(&self, m: &LinuxMemory) -> Result<()> {
@@ -245,7 +246,7 @@ impl Backend for V2 {
         if max_changes {
             // cpu.max holds both: keep the half that is not being set.
             let current = read_opt(dir, "cpu.max")?.unwrap_or_default();
-            let mut cur = fs::last_line(&current).split_whitespace();
+            let mut cur = files::last_line(&current).split_whitespace();
             let (cur_quota, cur_period) =
                 (cur.next().unwrap_or("max"), cur.next().unwrap_or("100000"));
             let quota = c.quota().map_or(cur_quota.to_string(), |q| {
@@ -277,7 +278,7 @@ impl Backend for V2 {
         ] {
             if let Some(v) = value {
                 let offered = format!("{file}.effective");
-                fs::write_cpuset(&self.dir, file, v, field, &offered)?;
+                files::write_cpuset(&self.dir, file, v, field, &offered)?;
             }
         }
         Ok(())
@@ -401,7 +402,7 @@ impl Backend for V2 {
         let start = Instant::now();
         loop {
             let events = read(&self.dir, "cgroup.events")?;
-            if fs::key(&events, "frozen") == Some(1) {
+            if files::key(&events, "frozen") == Some(1) {
                 return Ok(());
             }
             if start.elapsed() > Duration::from_secs(10) {
@@ -415,7 +416,7 @@ impl Backend for V2 {
     fn is_frozen(&self) -> Result<bool> {
         // What was asked for: a frozen parent does not make us paused.
         let asked = read_opt(&self.dir, "cgroup.freeze")?;
-        Ok(asked.is_some_and(|s| fs::last_line(&s) == "1"))
+        Ok(asked.is_some_and(|s| files::last_line(&s) == "1"))
     }
 
     fn stats(&self, ctl: Ctl, s: &mut Stats) -> Result<()> {
@@ -426,7 +427,7 @@ impl Backend for V2 {
         match ctl {
             Ctl::Cpu | Ctl::Cpuacct => {
                 let text = read_opt(dir, "cpu.stat")?.unwrap_or_default();
-                let k = |key: &str| fs::key(&text, key).unwrap_or(0);
+                let k = |key: &str| files::key(&text, key).unwrap_or(0);
                 if ctl == Ctl::Cpuacct {
                     s.cpu.usage.total = k("usage_usec") * 1000;
                     s.cpu.usage.user = k("user_usec") * 1000;
@@ -446,7 +447,9 @@ impl Backend for V2 {
             Ctl::Memory => {
                 let m = &mut s.memory;
                 let text = read_opt(dir, "memory.stat")?.unwrap_or_default();
-                m.raw = fs::keyed(&text).map(|(k, v)| (k.to_string(), v)).collect();
+                m.raw = files::keyed(&text)
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect();
                 m.cache = m.raw.get("file").copied().unwrap_or(0);
                 let entry = |prefix: &str| -> Result<MemoryEntry> {
                     Ok(MemoryEntry {
@@ -458,7 +461,7 @@ impl Backend for V2 {
                 };
                 m.usage = entry("memory")?;
                 m.usage.failcnt =
-                    fs::key(&read_opt(dir, "memory.events")?.unwrap_or_default(), "max")
+                    files::key(&read_opt(dir, "memory.events")?.unwrap_or_default(), "max")
                         .unwrap_or(0);
                 // runc reports swap as memory+swap, v1 style.
                 let swap = entry("memory.swap")?;
@@ -518,7 +521,7 @@ impl Backend for V2 {
                     let h = stats::Hugetlb {
                         usage: read_u64_or_zero(dir, &format!("hugetlb.{size}.current"))?,
                         max: 0,
-                        failcnt: fs::key(&events, "max").unwrap_or(0),
+                        failcnt: files::key(&events, "max").unwrap_or(0),
                     };
                     s.hugetlb.insert(size, h);
                 }
@@ -530,7 +533,7 @@ impl Backend for V2 {
 
     fn oom_kills(&self) -> Result<u64> {
         let text = read_opt(&self.dir, "memory.events")?.unwrap_or_default();
-        Ok(fs::key(&text, "oom_kill").unwrap_or(0))
+        Ok(files::key(&text, "oom_kill").unwrap_or(0))
     }
 }
 

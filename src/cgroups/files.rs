@@ -5,13 +5,13 @@ use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::time::Duration;
 
 use nix::errno::Errno;
 
 use crate::error::{Context, Error, Result, errno_text};
 
-fn errno(e: std::io::Error) -> Errno {
+/// The errno of a failed file operation (EIO if it has none).
+pub(super) fn errno(e: std::io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(Errno::EIO as i32))
 }
 
@@ -147,75 +147,4 @@ pub(super) fn keyed(text: &str) -> impl Iterator<Item = (&str, u64)> {
 
 pub(super) fn key(text: &str, want: &str) -> Option<u64> {
     keyed(text).find(|(k, _)| *k == want).map(|(_, v)| v)
-}
-
-/// Move `pid` into the cgroup `dir`.
-pub(super) fn add_pid(dir: &Path, pid: i32) -> Result<()> {
-    write_raw(dir, "cgroup.procs", &pid.to_string()).map_err(|e| {
-        Error::new(format!(
-            "add pid {pid} to cgroup {}: {}",
-            dir.display(),
-            errno_text(e)
-        ))
-    })
-}
-
-/// Every pid in `dir`'s cgroup.procs and its sub-cgroups'; a missing
-/// cgroup has none.
-pub(super) fn procs(dir: &Path) -> Result<Vec<i32>> {
-    let mut pids = Vec::new();
-    let Some(text) = read_opt(dir, "cgroup.procs")? else {
-        return Ok(pids);
-    };
-    pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
-    for sub in sub_cgroups(dir)? {
-        pids.extend(procs(&sub)?);
-    }
-    Ok(pids)
-}
-
-fn sub_cgroups(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let entries = match std::fs::read_dir(dir) {
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        r => r.ctx(|| format!("read {}", dir.display()))?,
-    };
-    let mut dirs = Vec::new();
-    for e in entries {
-        let e = e.ctx(|| format!("read {}", dir.display()))?;
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            dirs.push(e.path());
-        }
-    }
-    Ok(dirs)
-}
-
-/// mkdir -p for cgroup directories.
-pub(super) fn mkdir_all(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).ctx(|| format!("create cgroup {}", dir.display()))
-}
-
-/// rmdir `dir` and its sub-cgroups, children first. A cgroup stays busy
-/// for a moment after its last process was killed, so EBUSY (and a
-/// transient EIO, EINTR, EAGAIN) is retried for about a second. A missing
-/// directory is fine.
-pub(super) fn remove(dir: &Path) -> Result<()> {
-    for sub in sub_cgroups(dir)? {
-        remove(&sub)?;
-    }
-    let mut delay = Duration::from_millis(1);
-    loop {
-        match std::fs::remove_dir(dir).map_err(errno) {
-            Ok(()) | Err(Errno::ENOENT) => return Ok(()),
-            Err(Errno::EBUSY | Errno::EIO | Errno::EINTR | Errno::EAGAIN)
-                if delay < Duration::from_millis(600) =>
-            {
-                std::thread::sleep(delay);
-                delay *= 2;
-            }
-            Err(e) => {
-                let msg = format!("remove cgroup {}: {}", dir.display(), errno_text(e));
-                return Err(Error::new(msg));
-            }
-        }
-    }
 }

@@ -1,0 +1,81 @@
+//! The container's cgroup directories: made, joined, listed, removed.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::errno::Errno;
+
+use super::files::{errno, read_opt, write_raw};
+use crate::error::{Context, Error, Result, errno_text};
+
+/// Move `pid` into the cgroup `dir`.
+pub(super) fn add_pid(dir: &Path, pid: i32) -> Result<()> {
+    write_raw(dir, "cgroup.procs", &pid.to_string()).map_err(|e| {
+        Error::new(format!(
+            "add pid {pid} to cgroup {}: {}",
+            dir.display(),
+            errno_text(e)
+        ))
+    })
+}
+
+/// Every pid in `dir`'s cgroup.procs and its sub-cgroups'; a missing
+/// cgroup has none.
+pub(super) fn procs(dir: &Path) -> Result<Vec<i32>> {
+    let mut pids = Vec::new();
+    let Some(text) = read_opt(dir, "cgroup.procs")? else {
+        return Ok(pids);
+    };
+    pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    for sub in sub_cgroups(dir)? {
+        pids.extend(procs(&sub)?);
+    }
+    Ok(pids)
+}
+
+fn sub_cgroups(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        r => r.ctx(|| format!("read {}", dir.display()))?,
+    };
+    let mut dirs = Vec::new();
+    for e in entries {
+        let e = e.ctx(|| format!("read {}", dir.display()))?;
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            dirs.push(e.path());
+        }
+    }
+    Ok(dirs)
+}
+
+/// mkdir -p for cgroup directories.
+pub(super) fn mkdir_all(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).ctx(|| format!("create cgroup {}", dir.display()))
+}
+
+/// rmdir `dir` and its sub-cgroups, children first. A cgroup stays busy
+/// for a moment after its last process was killed, so EBUSY (and a
+/// transient EIO, EINTR, EAGAIN) is retried for about a second. A missing
+/// directory is fine.
+pub(super) fn remove(dir: &Path) -> Result<()> {
+    for sub in sub_cgroups(dir)? {
+        remove(&sub)?;
+    }
+    let mut delay = Duration::from_millis(1);
+    loop {
+        match std::fs::remove_dir(dir).map_err(errno) {
+            Ok(()) | Err(Errno::ENOENT) => return Ok(()),
+            Err(Errno::EBUSY | Errno::EIO | Errno::EINTR | Errno::EAGAIN)
+                if delay < Duration::from_millis(600) =>
+            {
+                std::thread::sleep(delay);
+                delay *= 2;
+            }
+            Err(e) => {
+                let msg = format!("remove cgroup {}: {}", dir.display(), errno_text(e));
+                return Err(Error::new(msg));
+            }
+        }
+    }
+}
