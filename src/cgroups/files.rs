@@ -59,34 +59,6 @@ pub(super) fn write(dir: &Path, file: &str, value: &str, field: &str) -> Result<
     write_raw(dir, file, value).map_err(|e| field_error(dir, file, value, field, e))
 }
 
-/// Write a cpuset list (`cpuset.cpus`/`cpuset.mems`); a refusal names what
-/// the parent offers (`parent_file` in the parent dir), as the kernel's
-/// own answer (ERANGE, EINVAL) does not.
-pub(super) fn write_cpuset(
-    dir: &Path,
-    file: &str,
-    value: &str,
-    field: &str,
-    parent_file: &str,
-) -> Result<()> {
-    write_raw(dir, file, value).map_err(|e| {
-        let err = field_error(dir, file, value, field, e);
-        let offered = dir
-            .parent()
-            .and_then(|p| std::fs::read_to_string(p.join(parent_file)).ok());
-        match offered {
-            Some(o) if e != Errno::ENOENT => Error::new(format!(
-                "{err} (the parent cgroup offers {})",
-                match o.trim() {
-                    "" => "none",
-                    o => o,
-                }
-            )),
-            _ => err,
-        }
-    })
-}
-
 pub(super) fn read(dir: &Path, file: &str) -> Result<String> {
     let path = dir.join(file);
     std::fs::read_to_string(&path).ctx(|| format!("read {}", path.display()))

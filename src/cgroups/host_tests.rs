@@ -10,8 +10,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
+use super::controllers::devices::{bpf, rules};
 use super::mounts::{self, Mounts};
-use super::{Backend, Cgroup, bpf, devices, dirs};
+use super::{Cgroup, dirs};
 
 const SIGKILL: i32 = Signal::SIGKILL as i32;
 
@@ -260,7 +261,7 @@ fn v2_freeze_kill_and_device_program() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let only_zero = devices::parse(
+    let only_zero = rules::parse(
         &serde_json::from_value::<Vec<_>>(serde_json::json!([
             {"allow": false, "access": "rwm"},
             {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"}
@@ -269,7 +270,7 @@ fn v2_freeze_kill_and_device_program() {
         "linux.resources.devices",
     )
     .unwrap();
-    v2.devices(&only_zero).unwrap();
+    bpf::apply(&v2.dir, &only_zero).unwrap();
     assert_eq!(bpf::attached_count(&v2.dir), 1);
     let (ok, err) = open_in_cgroup("/dev/null");
     assert!(

@@ -1,13 +1,13 @@
 //! The container's cgroup: where it lives, its limits, its processes.
 //!
-//! One trait ([`Backend`]) with two implementations, chosen by what the host
+//! Each controller has a module in [`controllers`]. Where they live is one
+//! trait ([`Backend`]) with two implementations, chosen by what the host
 //! mounts: [`v1::V1`] (a directory per v1 hierarchy) and [`v2::V2`] (one
 //! directory in the unified tree). On a hybrid host both exist and each
 //! controller is driven where it lives: e.g. memory through v1 while hugetlb
 //! sits in the unified tree.
 
-mod bpf;
-mod devices;
+mod controllers;
 mod dirs;
 mod files;
 mod mounts;
@@ -18,24 +18,20 @@ mod v2;
 #[cfg(test)]
 mod host_tests;
 
-use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use oci_spec::runtime::{
-    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxHugepageLimit, LinuxInterfacePriority,
-    LinuxMemory, LinuxRdma, LinuxResources,
-};
+use oci_spec::runtime::LinuxResources;
 
 use crate::bail;
 use crate::error::{Context, Error, Result};
 
-pub use devices::default_device_rules;
+pub use controllers::devices::default_device_rules;
 pub use mounts::{Mode, mode};
 
-use devices::Rule;
+use controllers::{Controller, Dir, Locate, Unified, freezer, memory};
 use mounts::Mounts;
 pub use stats::Stats;
 
@@ -48,69 +44,15 @@ pub struct Cgroup {
     v2: Option<v2::V2>,
 }
 
-/// A controller, named independently of the cgroup version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ctl {
-    Cpu,
-    Cpuacct,
-    Cpuset,
-    Memory,
-    Pids,
-    Io,
-    Hugetlb,
-    NetCls,
-    NetPrio,
-    Rdma,
-    Devices,
-    Freezer,
-}
-
-impl Ctl {
-    fn v1_name(self) -> &'static str {
-        match self {
-            Ctl::Cpu => "cpu",
-            Ctl::Cpuacct => "cpuacct",
-            Ctl::Cpuset => "cpuset",
-            Ctl::Memory => "memory",
-            Ctl::Pids => "pids",
-            Ctl::Io => "blkio",
-            Ctl::Hugetlb => "hugetlb",
-            Ctl::NetCls => "net_cls",
-            Ctl::NetPrio => "net_prio",
-            Ctl::Rdma => "rdma",
-            Ctl::Devices => "devices",
-            Ctl::Freezer => "freezer",
-        }
-    }
-}
-
-/// What one cgroup implementation does for a container. Resource setters
-/// only receive fields that are set; they name the config field in errors.
+/// One cgroup version's directories for the container.
 trait Backend {
-    fn has(&self, ctl: Ctl) -> bool;
+    /// The container's directory for `c`, if this version drives it.
+    fn locate(&self, c: &Controller) -> Option<Dir<'_>>;
     fn create(&self) -> Result<()>;
     fn add_pid(&self, pid: i32) -> Result<()>;
     /// The directory whose cgroup.procs (recursively) lists the container.
     fn procs_dir(&self) -> Option<&Path>;
     fn destroy(&self) -> Result<()>;
-
-    fn memory(&self, m: &LinuxMemory) -> Result<()>;
-    /// shares, quota, period, burst, realtime*, idle
-    fn cpu(&self, c: &LinuxCpu) -> Result<()>;
-    /// cpus, mems
-    fn cpuset(&self, c: &LinuxCpu) -> Result<()>;
-    fn pids_limit(&self, limit: i64) -> Result<()>;
-    fn block_io(&self, b: &LinuxBlockIo) -> Result<()>;
-    fn hugepages(&self, limits: &[LinuxHugepageLimit]) -> Result<()>;
-    fn net_cls(&self, class_id: u32) -> Result<()>;
-    fn net_prio(&self, prios: &[LinuxInterfacePriority]) -> Result<()>;
-    fn rdma(&self, rdma: &HashMap<String, LinuxRdma>) -> Result<()>;
-    fn devices(&self, rules: &[Rule]) -> Result<()>;
-
-    fn set_frozen(&self, frozen: bool) -> Result<()>;
-    fn is_frozen(&self) -> Result<bool>;
-    fn stats(&self, ctl: Ctl, s: &mut Stats) -> Result<()>;
-    fn oom_kills(&self) -> Result<u64>;
 }
 
 impl Cgroup {
@@ -202,26 +144,27 @@ impl Cgroup {
         std::iter::once(&self.v1 as &dyn Backend).chain(self.v2.iter().map(|v| v as &dyn Backend))
     }
 
-    /// The backend driving `ctl`: its v1 hierarchy if mounted, else the
-    /// unified tree if it offers it.
-    fn backend(&self, ctl: Ctl) -> Option<&dyn Backend> {
-        self.backends().find(|b| b.has(ctl))
+    /// The directory driving `c`: in its v1 hierarchy if mounted, else in
+    /// the unified tree if it offers it.
+    fn find(&self, c: &Controller) -> Option<Dir<'_>> {
+        self.backends().find_map(|b| b.locate(c))
     }
 
-    fn route(&self, ctl: Ctl, field: &str) -> Result<&dyn Backend> {
-        self.backend(ctl).ok_or_else(|| {
+    /// [`Cgroup::find`], or an error saying config `field` needs `c`.
+    fn route(&self, c: &Controller, field: &str) -> Result<Dir<'_>> {
+        self.find(c).ok_or_else(|| {
             let v1 = !self.v1.hierarchies.is_empty();
-            let hint = match (ctl, &self.v2) {
-                (Ctl::NetCls | Ctl::NetPrio, _) if v1 => {
+            let hint = match (&c.v2, &self.v2) {
+                (Unified::Absent, _) if v1 => {
                     " (no v1 hierarchy for it is mounted; it exists only in cgroup v1)"
                 }
-                (Ctl::NetCls | Ctl::NetPrio, _) => " (it exists only in cgroup v1)",
+                (Unified::Absent, _) => " (it exists only in cgroup v1)",
                 (_, Some(_)) => " (no v1 hierarchy for it and not enabled in the unified tree)",
                 (_, None) => "",
             };
             Error::new(format!(
                 "{field}: the {} controller is not available on this host{hint}",
-                ctl.v1_name()
+                c.name
             ))
         })
     }
@@ -249,75 +192,16 @@ impl Cgroup {
 
     fn set(&self, resources: &LinuxResources, update: bool) -> Result<()> {
         let r = unset_zeroes(resources, update);
-        if let Some(m) = r
-            .memory()
-            .as_ref()
-            .filter(|m| **m != LinuxMemory::default())
-        {
-            self.route(Ctl::Memory, "linux.resources.memory")?
-                .memory(m)?;
-        }
-        if let Some(c) = r.cpu() {
-            let mut sched = c.clone();
-            sched.set_cpus(None).set_mems(None);
-            if sched != LinuxCpu::default() {
-                self.route(Ctl::Cpu, "linux.resources.cpu")?.cpu(&sched)?;
-            }
-            if c.cpus().is_some() || c.mems().is_some() {
-                let field = if c.cpus().is_some() { "cpus" } else { "mems" };
-                let b = self.route(Ctl::Cpuset, &format!("linux.resources.cpu.{field}"))?;
-                b.cpuset(c)?;
-            }
-        }
-        if let Some(p) = r.pids() {
-            self.route(Ctl::Pids, "linux.resources.pids.limit")?
-                .pids_limit(p.limit())?;
-        }
-        if let Some(b) = r
-            .block_io()
-            .as_ref()
-            .filter(|b| **b != LinuxBlockIo::default())
-        {
-            self.route(Ctl::Io, "linux.resources.blockIO")?
-                .block_io(b)?;
-        }
-        if let Some(h) = r.hugepage_limits().as_deref().filter(|h| !h.is_empty()) {
-            self.route(Ctl::Hugetlb, "linux.resources.hugepageLimits")?
-                .hugepages(h)?;
-        }
-        if let Some(n) = r.network() {
-            if let Some(id) = n.class_id() {
-                self.route(Ctl::NetCls, "linux.resources.network.classID")?
-                    .net_cls(id)?;
-            }
-            if let Some(p) = n.priorities().as_deref().filter(|p| !p.is_empty()) {
-                let field = "linux.resources.network.priorities";
-                self.route(Ctl::NetPrio, field)?.net_prio(p)?;
-            }
-        }
-        if let Some(rdma) = r.rdma().as_ref().filter(|r| !r.is_empty()) {
-            self.route(Ctl::Rdma, "linux.resources.rdma")?.rdma(rdma)?;
-        }
-        // runc evaluates device rules from deny-all and appends its default
-        // allow list; a container created without rules gets just those.
-        let explicit = r.devices().is_some();
-        if explicit || !update {
-            let field = "linux.resources.devices";
-            let mut rules = devices::parse(&[LinuxDeviceCgroup::default()], "implicit deny-all")?;
-            rules.extend(devices::parse(
-                r.devices().as_deref().unwrap_or_default(),
-                field,
-            )?);
-            rules.extend(devices::parse(
-                &default_device_rules(),
-                "default device rule",
-            )?);
-            let backend = match explicit {
-                true => Some(self.route(Ctl::Devices, field)?),
-                false => self.backend(Ctl::Devices),
-            };
-            if let Some(b) = backend {
-                b.devices(&rules)?;
+        for controller in controllers::ALL {
+            if let Some(set) = controller.set {
+                set(
+                    &r,
+                    update,
+                    &At {
+                        cgroup: self,
+                        controller,
+                    },
+                )?;
             }
         }
         if let Some(u) = r.unified().as_ref().filter(|u| !u.is_empty()) {
@@ -350,16 +234,16 @@ impl Cgroup {
     }
 
     pub fn freeze(&self) -> Result<()> {
-        self.route(Ctl::Freezer, "freeze")?.set_frozen(true)
+        freezer::set_frozen(self.route(&freezer::CONTROLLER, "freeze")?, true)
     }
 
     pub fn thaw(&self) -> Result<()> {
-        self.route(Ctl::Freezer, "thaw")?.set_frozen(false)
+        freezer::set_frozen(self.route(&freezer::CONTROLLER, "thaw")?, false)
     }
 
     pub fn is_frozen(&self) -> Result<bool> {
-        match self.backend(Ctl::Freezer) {
-            Some(b) => b.is_frozen(),
+        match self.find(&freezer::CONTROLLER) {
+            Some(dir) => freezer::is_frozen(dir),
             None => Ok(false),
         }
     }
@@ -422,17 +306,11 @@ impl Cgroup {
     /// The same as a struct, which serialises with runc's field order.
     pub fn stats_data(&self) -> Result<Stats> {
         let mut s = Stats::default();
-        for ctl in [
-            Ctl::Cpu,
-            Ctl::Cpuacct,
-            Ctl::Cpuset,
-            Ctl::Memory,
-            Ctl::Pids,
-            Ctl::Io,
-            Ctl::Hugetlb,
-        ] {
-            if let Some(b) = self.backend(ctl) {
-                b.stats(ctl, &mut s)?;
+        for c in controllers::ALL {
+            let Some(read) = c.stats else { continue };
+            // A missing cgroup has no statistics.
+            if let Some(dir) = self.find(c).filter(|d| d.path().exists()) {
+                read(dir, &mut s)?;
             }
         }
         Ok(s)
@@ -441,8 +319,8 @@ impl Cgroup {
     /// OOM kills so far (memory.oom_control / memory.events `oom_kill`);
     /// 0 without a memory controller.
     pub fn oom_kills(&self) -> Result<u64> {
-        match self.backend(Ctl::Memory) {
-            Some(b) => b.oom_kills(),
+        match self.find(&memory::CONTROLLER) {
+            Some(dir) => memory::oom_kills(dir),
             None => Ok(0),
         }
     }
@@ -463,6 +341,22 @@ impl Cgroup {
     /// CLONE_INTO_CGROUP and cgroup namespaces).
     pub fn unified_dir(&self) -> Option<PathBuf> {
         self.v2.as_ref().map(|v| v.dir.clone())
+    }
+}
+
+/// A controller of the container's cgroup, for its `set`.
+struct At<'a> {
+    cgroup: &'a Cgroup,
+    controller: &'static Controller,
+}
+
+impl Locate for At<'_> {
+    fn require(&self, field: &str) -> Result<Dir<'_>> {
+        self.cgroup.route(self.controller, field)
+    }
+
+    fn find(&self) -> Option<Dir<'_>> {
+        self.cgroup.find(self.controller)
     }
 }
 

@@ -149,80 +149,9 @@ pub(super) struct Hugetlb {
     pub failcnt: u64,
 }
 
-/// v1 blkio files: `8:0 Read 1234` lines (a `Total 5` line closes them).
-pub(super) fn blkio_entries(text: &str) -> Vec<BlkioEntry> {
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let (major, minor) = f.first()?.split_once(':')?;
-            let (op, value) = match f.len() {
-                3 => (f[1], f[2]),
-                2 => ("", f[1]),
-                _ => return None,
-            };
-            Some(BlkioEntry {
-                major: major.parse().ok()?,
-                minor: minor.parse().ok()?,
-                op: op.to_string(),
-                value: value.parse().ok()?,
-            })
-        })
-        .collect()
-}
-
-/// The host's huge page sizes as cgroup files name them (`2MB`, `1GB`).
-pub(super) fn hugepage_sizes() -> Vec<String> {
-    let Ok(dir) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
-        return Vec::new();
-    };
-    let mut sizes: Vec<u64> = dir
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_prefix("hugepages-")?
-                .strip_suffix("kB")?
-                .parse()
-                .ok()
-        })
-        .collect();
-    sizes.sort_unstable();
-    sizes.into_iter().map(page_size_name).collect()
-}
-
-fn page_size_name(kb: u64) -> String {
-    match kb {
-        kb if kb >= 1 << 20 && kb % (1 << 20) == 0 => format!("{}GB", kb >> 20),
-        kb if kb >= 1 << 10 && kb % (1 << 10) == 0 => format!("{}MB", kb >> 10),
-        kb => format!("{kb}KB"),
-    }
-}
-
-/// A cpuset list (`0-3,7`) as numbers.
-pub(super) fn cpu_list(text: &str) -> Vec<u16> {
-    let mut out = Vec::new();
-    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) {
-            out.extend(a..=b);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parsers() {
-        let e = blkio_entries("8:0 Read 10\n8:0 Write 5\nTotal 15\n8:16 7\n");
-        assert_eq!(e.len(), 3);
-        assert_eq!((e[1].op.as_str(), e[1].value), ("Write", 5));
-        assert_eq!((e[2].minor, e[2].op.as_str()), (16, ""));
-        assert_eq!(page_size_name(2048), "2MB");
-        assert_eq!(page_size_name(1048576), "1GB");
-        assert_eq!(page_size_name(64), "64KB");
-        assert_eq!(cpu_list("0-2,7\n"), [0, 1, 2, 7]);
-    }
 
     #[test]
     fn omits_like_runc() {

@@ -1,20 +1,13 @@
-//! cgroup v2: one directory in the unified tree. OCI resources are v1
-//! shaped; they are converted the way runc and crun do.
+//! cgroup v2: one directory in the unified tree.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use oci_spec::runtime::{
-    LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxInterfacePriority, LinuxMemory, LinuxRdma,
-};
 
-use super::devices::Rule;
-use super::dirs;
-use super::files::{self, field_error, read, read_opt, read_u64_or_zero, write, write_raw};
-use super::stats::{self, BlkioEntry, MemoryEntry, Stats};
-use super::{Backend, Ctl, bpf};
+use super::controllers::{Controller, Dir, Unified};
+use super::files::{field_error, read_opt, write, write_raw};
+use super::{Backend, dirs};
 use crate::bail;
 use crate::error::Result;
 
@@ -24,24 +17,6 @@ pub(super) struct V2 {
     pub mount: PathBuf,
     /// The container's cgroup.
     pub dir: PathBuf,
-}
-
-/// -1 means unlimited, written `max` in v2.
-fn limit(v: i64) -> String {
-    if v < 0 { "max".into() } else { v.to_string() }
-}
-
-/// cpu.shares (2..262144) to cpu.weight (1..10000), linearly, as crun and
-/// runc before 1.3 do. (runc >= 1.3 uses a curve that maps 1024 to 100.)
-pub(super) fn shares_to_weight(shares: u64) -> u64 {
-    let shares = shares.clamp(2, 262144);
-    1 + ((shares - 2) * 9999) / 262142
-}
-
-/// blkio.weight (10..1000) to io.weight (1..10000), runc's conversion.
-pub(super) fn blkio_to_io_weight(weight: u16) -> u64 {
-    let w = weight.clamp(10, 1000) as u64;
-    1 + (w - 10) * 9999 / 990
 }
 
 impl V2 {
@@ -95,33 +70,16 @@ impl V2 {
         }
         Ok(())
     }
-
-    /// The current memory.max, -1 for max.
-    fn memory_max(&self) -> Result<Option<i64>> {
-        let max = files::parse_u64(&read(&self.dir, "memory.max")?);
-        Ok(max.map(|m| i64::try_from(m).unwrap_or(-1)))
-    }
 }
 
 impl Backend for V2 {
-    fn has(&self, ctl: Ctl) -> bool {
-        let name = match ctl {
-            // cpu.stat is a core file, there with or without controllers.
-            Ctl::Cpuacct => return true,
-            // Device programs attach to any cgroup2 directory.
-            Ctl::Devices => {
-                let fs = nix::sys::statfs::statfs(&self.mount);
-                return fs
-                    .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
-            }
-            // cgroup.freeze (5.2+) is in every non-root cgroup; a missing
-            // cgroup gets the clearer "does not exist" from the write.
-            Ctl::Freezer => return !self.dir.exists() || self.dir.join("cgroup.freeze").exists(),
-            Ctl::NetCls | Ctl::NetPrio => return false,
-            Ctl::Io => "io",
-            other => other.v1_name(),
+    fn locate(&self, c: &Controller) -> Option<Dir<'_>> {
+        let here = match c.v2 {
+            Unified::Listed(name) => self.controllers().iter().any(|c| c == name),
+            Unified::Builtin(probe) => probe(&self.mount, &self.dir),
+            Unified::Absent => false,
         };
-        self.controllers().iter().any(|c| c == name)
+        here.then_some(Dir::V2(&self.dir))
     }
 
     fn create(&self) -> Result<()> {
@@ -155,391 +113,12 @@ impl Backend for V2 {
     fn destroy(&self) -> Result<()> {
         dirs::remove(&self.dir)
     }
-
-    fn memory(&self, m: &LinuxMemory) -> Result<()> {
-        let dir = &self.dir;
-        let f = "linux.resources.memory";
-        if m.swappiness().is_some() {
-            bail!("{f}.swappiness: not supported on cgroup v2");
-        }
-        if m.disable_oom_killer() == Some(true) {
-            bail!("{f}.disableOOMKiller: not supported on cgroup v2");
-        }
-        if m.use_hierarchy() == Some(false) {
-            bail!("{f}.useHierarchy: cgroup v2 is always hierarchical");
-        }
-        if m.check_before_update() == Some(true) {
-            // v1 refuses a limit below the usage; v2 would OOM-kill instead.
-            let usage = read_u64_or_zero(dir, "memory.current")?;
-            for (name, v) in [("limit", m.limit()), ("swap", m.swap())] {
-                if let Some(v) = v.filter(|&v| v > 0 && v as u64 <= usage) {
-                    bail!(
-                        "{f}.{name}: {v} is not above the current usage {usage} (checkBeforeUpdate)"
-                    );
-                }
-            }
-        }
-        // OCI swap is memory+swap; memory.swap.max is swap alone.
-        let swap = match (m.swap(), m.limit()) {
-            (None, Some(-1)) => Some(-1), // unlimited memory: unlimited swap too (runc)
-            (None, _) => None,
-            (Some(s), _) if s < 0 => Some(-1),
-            (Some(s), l) => match l.map_or_else(|| self.memory_max(), |l| Ok(Some(l)))? {
-                Some(l) if l < 0 => Some(s),
-                Some(l) if s < l => {
-                    bail!("{f}.swap: {s} is below {f}.limit {l} (swap counts memory+swap)")
-                }
-                Some(l) => Some(s - l),
-                None => {
-                    bail!("{f}.swap: needs {f}.limit on cgroup v2 (swap is set apart from memory)")
-                }
-            },
-        };
-        if let Some(s) = swap {
-            let value = limit(s);
-            match write_raw(dir, "memory.swap.max", &value) {
-                // No swap accounting: "no swap" and "unlimited" hold anyway.
-                Err(Errno::ENOENT) if s == -1 || s == 0 => {}
-                r => r.map_err(|e| {
-                    field_error(dir, "memory.swap.max", &value, &format!("{f}.swap"), e)
-                })?,
-            }
-        }
-        if let Some(l) = m.limit() {
-            write(dir, "memory.max", &limit(l), &format!("{f}.limit"))?;
-        }
-        if let Some(r) = m.reservation() {
-            write(dir, "memory.low", &limit(r), &format!("{f}.reservation"))?;
-        }
-        Ok(())
-    }
-
-    fn cpu(&self, c: &LinuxCpu) -> Result<()> {
-        let dir = &self.dir;
-        let f = "linux.resources.cpu";
-        if c.realtime_runtime().is_some() || c.realtime_period().is_some() {
-            bail!("{f}.realtimeRuntime/realtimePeriod: not supported on cgroup v2");
-        }
-        if let Some(idle) = c.idle() {
-            write(dir, "cpu.idle", &idle.to_string(), &format!("{f}.idle"))?;
-        }
-        if let Some(weight) = c.shares().map(shares_to_weight) {
-            write(
-                dir,
-                "cpu.weight",
-                &weight.to_string(),
-                &format!("{f}.shares"),
-            )?;
-        }
-        let max_changes = c.quota().is_some() || c.period().is_some();
-        // A larger burst may only fit with the new quota: retry after it.
-        let mut burst_pending = None;
-        if let Some(b) = c.burst() {
-            let value = b.to_string();
-            match write_raw(dir, "cpu.max.burst", &value) {
-                Err(Errno::EINVAL) if max_changes => burst_pending = Some(value),
-                r => r.map_err(|e| {
-                    field_error(dir, "cpu.max.burst", &value, &format!("{f}.burst"), e)
-                })?,
-            }
-        }
-        if max_changes {
-            // cpu.max holds both: keep the half that is not being set.
-            let current = read_opt(dir, "cpu.max")?.unwrap_or_default();
-            let mut cur = files::last_line(&current).split_whitespace();
-            let (cur_quota, cur_period) =
-                (cur.next().unwrap_or("max"), cur.next().unwrap_or("100000"));
-            let quota = c.quota().map_or(cur_quota.to_string(), |q| {
-                if q > 0 { q.to_string() } else { "max".into() }
-            });
-            let period = c.period().map_or(cur_period.to_string(), |p| p.to_string());
-            let field = if c.quota().is_some() {
-                "quota"
-            } else {
-                "period"
-            };
-            write(
-                dir,
-                "cpu.max",
-                &format!("{quota} {period}"),
-                &format!("{f}.{field}"),
-            )?;
-        }
-        if let Some(b) = burst_pending {
-            write(dir, "cpu.max.burst", &b, &format!("{f}.burst"))?;
-        }
-        Ok(())
-    }
-
-    fn cpuset(&self, c: &LinuxCpu) -> Result<()> {
-        for (file, value, field) in [
-            ("cpuset.cpus", c.cpus(), "linux.resources.cpu.cpus"),
-            ("cpuset.mems", c.mems(), "linux.resources.cpu.mems"),
-        ] {
-            if let Some(v) = value {
-                let offered = format!("{file}.effective");
-                files::write_cpuset(&self.dir, file, v, field, &offered)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn pids_limit(&self, l: i64) -> Result<()> {
-        write(
-            &self.dir,
-            "pids.max",
-            &limit(l),
-            "linux.resources.pids.limit",
-        )
-    }
-
-    fn block_io(&self, b: &LinuxBlockIo) -> Result<()> {
-        let dir = &self.dir;
-        let f = "linux.resources.blockIO";
-        if b.leaf_weight().is_some()
-            || b.weight_device()
-                .iter()
-                .flatten()
-                .any(|d| d.leaf_weight().is_some())
-        {
-            bail!("{f}.leafWeight: not supported on cgroup v2");
-        }
-        // With BFQ the weight keeps its v1 scale; io.weight needs converting.
-        let bfq = dir.join("io.bfq.weight").exists();
-        let weight = |w: u16| match bfq {
-            true => ("io.bfq.weight", w as u64),
-            false => ("io.weight", blkio_to_io_weight(w)),
-        };
-        if let Some((file, w)) = b.weight().map(weight) {
-            write(dir, file, &w.to_string(), &format!("{f}.weight"))?;
-        }
-        for d in b.weight_device().iter().flatten() {
-            let dev = format!("{}:{}", d.major(), d.minor());
-            if let Some((file, w)) = d.weight().map(weight) {
-                let field = format!("{f}.weightDevice[{dev}].weight");
-                write(dir, file, &format!("{dev} {w}"), &field)?;
-            }
-        }
-        let throttles = [
-            (
-                "throttleReadBpsDevice",
-                "rbps",
-                b.throttle_read_bps_device(),
-            ),
-            (
-                "throttleWriteBpsDevice",
-                "wbps",
-                b.throttle_write_bps_device(),
-            ),
-            (
-                "throttleReadIOPSDevice",
-                "riops",
-                b.throttle_read_iops_device(),
-            ),
-            (
-                "throttleWriteIOPSDevice",
-                "wiops",
-                b.throttle_write_iops_device(),
-            ),
-        ];
-        for (name, key, list) in throttles {
-            for t in list.iter().flatten() {
-                let dev = format!("{}:{}", t.major(), t.minor());
-                let line = format!("{dev} {key}={}", t.rate());
-                write(dir, "io.max", &line, &format!("{f}.{name}[{dev}]"))?;
-            }
-        }
-        Ok(())
-    }
-
-    fn hugepages(&self, limits: &[LinuxHugepageLimit]) -> Result<()> {
-        for l in limits {
-            let field = format!("linux.resources.hugepageLimits[{}]", l.page_size());
-            let value = limit(l.limit());
-            write(
-                &self.dir,
-                &format!("hugetlb.{}.max", l.page_size()),
-                &value,
-                &field,
-            )?;
-            // Reservation accounting (5.7+) also gets the limit, as in runc.
-            let rsvd = format!("hugetlb.{}.rsvd.max", l.page_size());
-            if self.dir.join(&rsvd).exists() {
-                write(&self.dir, &rsvd, &value, &field)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn net_cls(&self, _: u32) -> Result<()> {
-        bail!("linux.resources.network.classID: not supported on cgroup v2")
-    }
-
-    fn net_prio(&self, _: &[LinuxInterfacePriority]) -> Result<()> {
-        bail!("linux.resources.network.priorities: not supported on cgroup v2")
-    }
-
-    fn rdma(&self, rdma: &HashMap<String, LinuxRdma>) -> Result<()> {
-        super::v1::rdma_max(&self.dir, rdma)
-    }
-
-    fn devices(&self, rules: &[Rule]) -> Result<()> {
-        bpf::apply(&self.dir, rules)
-    }
-
-    fn set_frozen(&self, frozen: bool) -> Result<()> {
-        let what = if frozen { "freeze" } else { "thaw" };
-        write(
-            &self.dir,
-            "cgroup.freeze",
-            if frozen { "1" } else { "0" },
-            what,
-        )?;
-        if !frozen {
-            return Ok(());
-        }
-        // The write only starts freezing; cgroup.events says when it is done.
-        let start = Instant::now();
-        loop {
-            let events = read(&self.dir, "cgroup.events")?;
-            if files::key(&events, "frozen") == Some(1) {
-                return Ok(());
-            }
-            if start.elapsed() > Duration::from_secs(10) {
-                let _ = write_raw(&self.dir, "cgroup.freeze", "0");
-                bail!("freeze {}: not frozen after 10s", self.dir.display());
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    fn is_frozen(&self) -> Result<bool> {
-        // What was asked for: a frozen parent does not make us paused.
-        let asked = read_opt(&self.dir, "cgroup.freeze")?;
-        Ok(asked.is_some_and(|s| files::last_line(&s) == "1"))
-    }
-
-    fn stats(&self, ctl: Ctl, s: &mut Stats) -> Result<()> {
-        let dir = &self.dir;
-        if !dir.exists() {
-            return Ok(());
-        }
-        match ctl {
-            Ctl::Cpu | Ctl::Cpuacct => {
-                let text = read_opt(dir, "cpu.stat")?.unwrap_or_default();
-                let k = |key: &str| files::key(&text, key).unwrap_or(0);
-                if ctl == Ctl::Cpuacct {
-                    s.cpu.usage.total = k("usage_usec") * 1000;
-                    s.cpu.usage.user = k("user_usec") * 1000;
-                    s.cpu.usage.kernel = k("system_usec") * 1000;
-                } else {
-                    s.cpu.throttling.periods = k("nr_periods");
-                    s.cpu.throttling.throttled_periods = k("nr_throttled");
-                    s.cpu.throttling.throttled_time = k("throttled_usec") * 1000;
-                }
-            }
-            Ctl::Cpuset => {
-                s.cpuset.cpus =
-                    stats::cpu_list(&read_opt(dir, "cpuset.cpus.effective")?.unwrap_or_default());
-                s.cpuset.mems =
-                    stats::cpu_list(&read_opt(dir, "cpuset.mems.effective")?.unwrap_or_default());
-            }
-            Ctl::Memory => {
-                let m = &mut s.memory;
-                let text = read_opt(dir, "memory.stat")?.unwrap_or_default();
-                m.raw = files::keyed(&text)
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect();
-                m.cache = m.raw.get("file").copied().unwrap_or(0);
-                let entry = |prefix: &str| -> Result<MemoryEntry> {
-                    Ok(MemoryEntry {
-                        usage: read_u64_or_zero(dir, &format!("{prefix}.current"))?,
-                        limit: read_u64_or_zero(dir, &format!("{prefix}.max"))?,
-                        max: read_u64_or_zero(dir, &format!("{prefix}.peak"))?,
-                        failcnt: 0,
-                    })
-                };
-                m.usage = entry("memory")?;
-                m.usage.failcnt =
-                    files::key(&read_opt(dir, "memory.events")?.unwrap_or_default(), "max")
-                        .unwrap_or(0);
-                // runc reports swap as memory+swap, v1 style.
-                let swap = entry("memory.swap")?;
-                m.swap = MemoryEntry {
-                    usage: swap.usage + m.usage.usage,
-                    limit: if swap.limit == u64::MAX {
-                        u64::MAX
-                    } else {
-                        swap.limit.saturating_add(m.usage.limit)
-                    },
-                    max: 0,
-                    failcnt: swap.failcnt,
-                };
-            }
-            Ctl::Pids => {
-                s.pids.current = read_u64_or_zero(dir, "pids.current")?;
-                s.pids.limit = read_u64_or_zero(dir, "pids.max")?;
-                if s.pids.limit == u64::MAX {
-                    s.pids.limit = 0;
-                }
-            }
-            Ctl::Io => {
-                let text = read_opt(dir, "io.stat")?.unwrap_or_default();
-                for line in text.lines() {
-                    let mut f = line.split_whitespace();
-                    let Some((major, minor)) = f.next().and_then(|d| d.split_once(':')) else {
-                        continue;
-                    };
-                    let (Ok(major), Ok(minor)) = (major.parse(), minor.parse()) else {
-                        continue;
-                    };
-                    for kv in f {
-                        let Some((k, v)) = kv.split_once('=') else {
-                            continue;
-                        };
-                        let Ok(value) = v.parse() else { continue };
-                        let (list, op) = match k {
-                            "rbytes" => (&mut s.blkio.io_service_bytes_recursive, "Read"),
-                            "wbytes" => (&mut s.blkio.io_service_bytes_recursive, "Write"),
-                            "rios" => (&mut s.blkio.io_serviced_recursive, "Read"),
-                            "wios" => (&mut s.blkio.io_serviced_recursive, "Write"),
-                            _ => continue,
-                        };
-                        list.push(BlkioEntry {
-                            major,
-                            minor,
-                            op: op.into(),
-                            value,
-                        });
-                    }
-                }
-            }
-            Ctl::Hugetlb => {
-                for size in stats::hugepage_sizes() {
-                    let events =
-                        read_opt(dir, &format!("hugetlb.{size}.events"))?.unwrap_or_default();
-                    let h = stats::Hugetlb {
-                        usage: read_u64_or_zero(dir, &format!("hugetlb.{size}.current"))?,
-                        max: 0,
-                        failcnt: files::key(&events, "max").unwrap_or(0),
-                    };
-                    s.hugetlb.insert(size, h);
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn oom_kills(&self) -> Result<u64> {
-        let text = read_opt(&self.dir, "memory.events")?.unwrap_or_default();
-        Ok(files::key(&text, "oom_kill").unwrap_or(0))
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::path::{Path, PathBuf};
+
     use crate::cgroups::Cgroup;
     use crate::cgroups::mounts::{Mount, Mounts};
     use oci_spec::runtime::LinuxResources;
@@ -612,17 +191,6 @@ mod tests {
 
     fn resources(json: serde_json::Value) -> LinuxResources {
         serde_json::from_value(json).unwrap()
-    }
-
-    #[test]
-    fn conversions() {
-        assert_eq!(shares_to_weight(2), 1);
-        assert_eq!(shares_to_weight(1024), 39);
-        assert_eq!(shares_to_weight(262144), 10000);
-        assert_eq!(shares_to_weight(1 << 30), 10000);
-        assert_eq!(blkio_to_io_weight(10), 1);
-        assert_eq!(blkio_to_io_weight(500), 4950);
-        assert_eq!(blkio_to_io_weight(1000), 10000);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::path::Path;
 use nix::errno::Errno;
 use nix::libc;
 
-use super::devices::{ALL, Kind, Rule};
+use super::rules::{ALL, Kind, Rule};
 use crate::bail;
 use crate::error::{Context, Error, Result, errno_text};
 
@@ -249,7 +249,7 @@ fn open_dir(dir: &Path) -> Result<File> {
 /// programs attached before (ours, from an earlier apply/update). The new
 /// one goes in first: while both are attached the kernel requires both to
 /// allow, so the switch never opens access.
-pub(super) fn apply(dir: &Path, rules: &[Rule]) -> Result<()> {
+pub fn apply(dir: &Path, rules: &[Rule]) -> Result<()> {
     let prog = load(&program(rules)?)?;
     let cg = open_dir(dir)?;
     let fail = |what: &str, e: Errno| {
@@ -290,14 +290,14 @@ pub(super) fn apply(dir: &Path, rules: &[Rule]) -> Result<()> {
 
 /// How many device programs are attached to `dir` (tests).
 #[cfg(test)]
-pub(super) fn attached_count(dir: &Path) -> usize {
+pub fn attached_count(dir: &Path) -> usize {
     attached(&open_dir(dir).unwrap()).unwrap().len()
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::rules::{MKNOD, READ, WRITE, parse};
     use super::*;
-    use crate::cgroups::devices::{MKNOD, READ, WRITE, parse};
     use oci_spec::runtime::LinuxDeviceCgroup;
 
     /// Runs the subset of eBPF that `program` emits.

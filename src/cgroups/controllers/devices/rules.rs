@@ -7,20 +7,20 @@ use crate::bail;
 use crate::error::Result;
 
 /// Access bits, with the values of the kernel's BPF_DEVCG_ACC_*.
-pub(super) const MKNOD: u8 = 1;
-pub(super) const READ: u8 = 2;
-pub(super) const WRITE: u8 = 4;
-pub(super) const ALL: u8 = MKNOD | READ | WRITE;
+pub const MKNOD: u8 = 1;
+pub const READ: u8 = 2;
+pub const WRITE: u8 = 4;
+pub const ALL: u8 = MKNOD | READ | WRITE;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
+pub enum Kind {
     All,
     Block,
     Char,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Rule {
+pub struct Rule {
     pub allow: bool,
     pub kind: Kind,
     /// None: any.
@@ -50,7 +50,7 @@ impl Rule {
 }
 
 /// Check and convert OCI rules; `field` prefixes their position in errors.
-pub(super) fn parse(rules: &[LinuxDeviceCgroup], field: &str) -> Result<Vec<Rule>> {
+pub fn parse(rules: &[LinuxDeviceCgroup], field: &str) -> Result<Vec<Rule>> {
     rules
         .iter()
         .enumerate()

@@ -1,0 +1,68 @@
+//! devices: `linux.resources.devices`, evaluated like runc from deny-all
+//! with its default allow list appended; written as v1 allow/deny lines or
+//! as a v2 BPF program.
+
+use std::path::Path;
+
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+
+use super::{Controller, Dir, Locate, Unified};
+use crate::cgroups::files::write;
+use crate::error::Result;
+
+pub mod bpf;
+pub mod rules;
+
+use rules::Rule;
+pub use rules::default_device_rules;
+
+pub const CONTROLLER: Controller = Controller {
+    name: "devices",
+    // Device programs attach to any cgroup2 directory.
+    v2: Unified::Builtin(|mount, _| {
+        let fs = nix::sys::statfs::statfs(mount);
+        fs.is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+    }),
+    set: Some(set),
+    stats: None,
+};
+
+/// A container created without rules gets just the defaults, where the
+/// host has the controller; an update without rules leaves them alone.
+fn set(r: &LinuxResources, update: bool, at: &dyn Locate) -> Result<()> {
+    let explicit = r.devices().is_some();
+    if !explicit && update {
+        return Ok(());
+    }
+    let field = "linux.resources.devices";
+    let mut rules = rules::parse(&[LinuxDeviceCgroup::default()], "implicit deny-all")?;
+    rules.extend(rules::parse(
+        r.devices().as_deref().unwrap_or_default(),
+        field,
+    )?);
+    rules.extend(rules::parse(
+        &default_device_rules(),
+        "default device rule",
+    )?);
+    let dir = match explicit {
+        true => Some(at.require(field)?),
+        false => at.find(),
+    };
+    match dir {
+        Some(Dir::V1(dir)) => set_v1(dir, &rules),
+        Some(Dir::V2(dir)) => bpf::apply(dir, &rules),
+        None => Ok(()),
+    }
+}
+
+fn set_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
+    for r in rules {
+        let file = if r.allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        write(dir, file, &r.v1_line(), &r.field)?;
+    }
+    Ok(())
+}
