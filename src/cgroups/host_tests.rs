@@ -10,9 +10,10 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
+use super::Cgroup;
 use super::controllers::devices::{bpf, rules};
+use super::fs::dirs;
 use super::mounts::{self, Mounts};
-use super::{Cgroup, dirs};
 
 const SIGKILL: i32 = Signal::SIGKILL as i32;
 
@@ -53,8 +54,8 @@ impl Guard {
     }
 
     fn dirs(&self) -> Vec<PathBuf> {
-        let v1 = self.parent.v1.hierarchies.iter().map(|h| h.dir.clone());
-        v1.chain(self.parent.v2.iter().map(|v| v.dir.clone()))
+        let v1 = self.parent.fs.v1.hierarchies.iter().map(|h| h.dir.clone());
+        v1.chain(self.parent.fs.v2.iter().map(|v| v.dir.clone()))
             .collect()
     }
 }
@@ -132,7 +133,8 @@ fn v1_limits_procs_freeze_kill() {
     })))
     .unwrap();
     let dir = |c: &str| {
-        cg.v1
+        cg.fs
+            .v1
             .hierarchies
             .iter()
             .find(|h| h.controllers.iter().any(|x| x == c))
@@ -213,7 +215,7 @@ fn v1_limits_procs_freeze_kill() {
     assert_eq!(reap(child), Some(SIGKILL));
     cg.destroy().unwrap();
     cg.destroy().unwrap(); // idempotent
-    assert!(cg.v1.hierarchies.iter().all(|h| !h.dir.exists()));
+    assert!(cg.fs.v1.hierarchies.iter().all(|h| !h.dir.exists()));
 }
 
 #[test]
@@ -230,7 +232,7 @@ fn v2_freeze_kill_and_device_program() {
     let cg = Cgroup::resolve(&m, &own(), Some(&guard.path("c")), "c").unwrap();
     guard.frozen.push(cg.clone());
     cg.create().unwrap();
-    let v2 = cg.v2.as_ref().unwrap();
+    let v2 = cg.fs.v2.as_ref().unwrap();
     assert_eq!(cg.unified_dir().as_ref(), Some(&v2.dir));
     if !v2.dir.join("cgroup.freeze").exists() {
         eprintln!("skipped: kernel without cgroup.freeze");
@@ -316,8 +318,9 @@ fn hybrid_drives_each_controller_where_it_lives() {
     let guard = Guard::new("hybrid");
     let cg = Cgroup::resolve(&m, &own(), Some(&guard.path("c")), "c").unwrap();
     cg.create().unwrap();
-    let v2 = cg.v2.clone().unwrap();
+    let v2 = cg.fs.v2.clone().unwrap();
     let memory = &cg
+        .fs
         .v1
         .hierarchies
         .iter()
@@ -389,7 +392,7 @@ fn paths_resolve_per_hierarchy() {
     let Ok(m) = mounts::host() else { return };
     let own = own();
     let cg = Cgroup::resolve(m, &own, Some(Path::new("rel/x")), "id").unwrap();
-    for (h, mount) in cg.v1.hierarchies.iter().zip(&m.v1) {
+    for (h, mount) in cg.fs.v1.hierarchies.iter().zip(&m.v1) {
         let mine = mounts::own_cgroup(&own, Some(&h.controllers)).unwrap();
         assert_eq!(
             h.dir,
@@ -403,7 +406,7 @@ fn paths_resolve_per_hierarchy() {
     // No cgroupsPath: the ID under our own cgroup, as runc.
     let cg = Cgroup::resolve(m, &own, None, "abc").unwrap();
     let rel = Cgroup::resolve(m, &own, Some(Path::new("abc")), "other").unwrap();
-    for (h, r) in cg.v1.hierarchies.iter().zip(&rel.v1.hierarchies) {
+    for (h, r) in cg.fs.v1.hierarchies.iter().zip(&rel.fs.v1.hierarchies) {
         assert_eq!(h.dir, r.dir);
     }
     assert_eq!(cg.unified_dir(), rel.unified_dir());

@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::controllers::{Controller, Dir, cpuset, devices, freezer, memory, pids};
-use super::{Backend, dirs};
+use super::dirs;
+use crate::cgroups::controllers::{Controller, cpuset, devices, freezer, memory, pids};
 use crate::error::Result;
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub(super) struct Hierarchy {
+pub struct Hierarchy {
     /// e.g. ["cpu", "cpuacct"] or ["name=systemd"]
     pub controllers: Vec<String>,
     pub mount: PathBuf,
@@ -17,7 +17,7 @@ pub(super) struct Hierarchy {
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
-pub(super) struct V1 {
+pub struct V1 {
     pub hierarchies: Vec<Hierarchy>,
 }
 
@@ -27,14 +27,13 @@ impl V1 {
             .iter()
             .find(|h| h.controllers.iter().any(|n| n == c.name))
     }
-}
 
-impl Backend for V1 {
-    fn locate(&self, c: &Controller) -> Option<Dir<'_>> {
-        self.hierarchy(c).map(|h| Dir::V1(&h.dir))
+    /// The container's directory in `c`'s hierarchy, if one is mounted.
+    pub fn dir(&self, c: &Controller) -> Option<&Path> {
+        self.hierarchy(c).map(|h| h.dir.as_path())
     }
 
-    fn create(&self) -> Result<()> {
+    pub fn create(&self) -> Result<()> {
         for h in &self.hierarchies {
             if !h.controllers.iter().any(|c| c == cpuset::CONTROLLER.name) {
                 dirs::mkdir_all(&h.dir)?;
@@ -54,13 +53,8 @@ impl Backend for V1 {
         Ok(())
     }
 
-    fn add_pid(&self, pid: i32) -> Result<()> {
-        self.hierarchies
-            .iter()
-            .try_for_each(|h| dirs::add_pid(&h.dir, pid))
-    }
-
-    fn procs_dir(&self) -> Option<&Path> {
+    /// The directory whose cgroup.procs (recursively) lists the container.
+    pub fn procs_dir(&self) -> Option<&Path> {
         // Every hierarchy lists all processes; the freezer's is the one that
         // kill_all freezes.
         [
@@ -73,15 +67,6 @@ impl Backend for V1 {
         .find_map(|c| self.hierarchy(c))
         .or(self.hierarchies.first())
         .map(|h| h.dir.as_path())
-    }
-
-    fn destroy(&self) -> Result<()> {
-        let results: Vec<Result<()>> = self
-            .hierarchies
-            .iter()
-            .map(|h| dirs::remove(&h.dir))
-            .collect();
-        results.into_iter().collect()
     }
 }
 

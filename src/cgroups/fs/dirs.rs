@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
-use super::files::{errno, read_opt, write_raw};
+use crate::cgroups::files::{errno, read_opt, write_raw};
 use crate::error::{Context, Error, Result, errno_text};
 
 /// Move `pid` into the cgroup `dir`.
-pub(super) fn add_pid(dir: &Path, pid: i32) -> Result<()> {
+pub fn add_pid(dir: &Path, pid: i32) -> Result<()> {
     write_raw(dir, "cgroup.procs", &pid.to_string()).map_err(|e| {
         Error::new(format!(
             "add pid {pid} to cgroup {}: {}",
@@ -22,7 +22,7 @@ pub(super) fn add_pid(dir: &Path, pid: i32) -> Result<()> {
 
 /// Every pid in `dir`'s cgroup.procs and its sub-cgroups'; a missing
 /// cgroup has none.
-pub(super) fn procs(dir: &Path) -> Result<Vec<i32>> {
+pub fn procs(dir: &Path) -> Result<Vec<i32>> {
     let mut pids = Vec::new();
     let Some(text) = read_opt(dir, "cgroup.procs")? else {
         return Ok(pids);
@@ -50,7 +50,7 @@ fn sub_cgroups(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// mkdir -p for cgroup directories.
-pub(super) fn mkdir_all(dir: &Path) -> Result<()> {
+pub fn mkdir_all(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).ctx(|| format!("create cgroup {}", dir.display()))
 }
 
@@ -58,7 +58,7 @@ pub(super) fn mkdir_all(dir: &Path) -> Result<()> {
 /// for a moment after its last process was killed, so EBUSY (and a
 /// transient EIO, EINTR, EAGAIN) is retried for about a second. A missing
 /// directory is fine.
-pub(super) fn remove(dir: &Path) -> Result<()> {
+pub fn remove(dir: &Path) -> Result<()> {
     for sub in sub_cgroups(dir)? {
         remove(&sub)?;
     }

@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
-use super::controllers::{Controller, Dir, Unified};
-use super::files::{field_error, read_opt, write, write_raw};
-use super::{Backend, dirs};
+use super::dirs;
 use crate::bail;
+use crate::cgroups::controllers::{Controller, Unified};
+use crate::cgroups::files::{field_error, read_opt, write, write_raw};
 use crate::error::Result;
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub(super) struct V2 {
+pub struct V2 {
     /// Where the unified hierarchy is mounted.
     pub mount: PathBuf,
     /// The container's cgroup.
@@ -70,19 +70,17 @@ impl V2 {
         }
         Ok(())
     }
-}
 
-impl Backend for V2 {
-    fn locate(&self, c: &Controller) -> Option<Dir<'_>> {
-        let here = match c.v2 {
-            Unified::Listed(name) => self.controllers().iter().any(|c| c == name),
+    /// Whether the container's cgroup here has `c`.
+    pub fn offers(&self, c: &Controller) -> bool {
+        match c.v2 {
+            Unified::Listed(name) => self.controllers().iter().any(|n| n == name),
             Unified::Builtin(probe) => probe(&self.mount, &self.dir),
             Unified::Absent => false,
-        };
-        here.then_some(Dir::V2(&self.dir))
+        }
     }
 
-    fn create(&self) -> Result<()> {
+    pub fn create(&self) -> Result<()> {
         // A controller reaches a cgroup only through every ancestor's
         // subtree_control. Enable what each level offers, as runc does;
         // failures (EBUSY below a populated non-root cgroup, e.g. a
@@ -100,18 +98,6 @@ impl Backend for V2 {
             dirs::mkdir_all(&cur)?;
         }
         Ok(())
-    }
-
-    fn add_pid(&self, pid: i32) -> Result<()> {
-        dirs::add_pid(&self.dir, pid)
-    }
-
-    fn procs_dir(&self) -> Option<&Path> {
-        Some(&self.dir)
-    }
-
-    fn destroy(&self) -> Result<()> {
-        dirs::remove(&self.dir)
     }
 }
 

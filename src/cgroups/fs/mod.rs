@@ -1,0 +1,279 @@
+//! The cgroupfs manager: the container's cgroup as a directory in each
+//! mounted v1 hierarchy and in the unified tree, written directly. On a
+//! hybrid host both exist and each controller is driven where it lives:
+//! e.g. memory through v1 while hugetlb sits in the unified tree.
+
+pub mod dirs;
+mod v1;
+mod v2;
+
+use std::path::{Component, Path, PathBuf};
+
+use oci_spec::runtime::LinuxResources;
+
+use super::controllers::{self, Controller, Dir, Locate, Unified, freezer, memory};
+use super::mounts::{self, Mounts};
+use super::{Manager, Stats};
+use crate::bail;
+use crate::error::{Error, Result};
+use v1::{Hierarchy, V1};
+use v2::V2;
+
+/// Where the container's cgroup lives.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Fs {
+    /// One directory per mounted v1 hierarchy (empty on a pure v2 host).
+    pub v1: V1,
+    /// The directory in the unified hierarchy, when cgroup2 is mounted.
+    pub v2: Option<V2>,
+}
+
+impl Fs {
+    /// The directories for `cgroups_path` (see [`super::Cgroup::new`]),
+    /// given the mounts and /proc/self/cgroup text.
+    pub fn resolve(
+        mounts: &Mounts,
+        proc_self_cgroup: &str,
+        cgroups_path: Option<&Path>,
+        id: &str,
+    ) -> Result<Fs> {
+        let default = PathBuf::from(id);
+        let path = match cgroups_path {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => &default,
+        };
+        if path.components().any(|c| matches!(c, Component::ParentDir)) {
+            bail!(
+                "invalid cgroupsPath {}: \"..\" is not allowed",
+                path.display()
+            );
+        }
+        let relative: PathBuf = path
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect();
+        if relative.as_os_str().is_empty() {
+            bail!(
+                "invalid cgroupsPath {}: names the root cgroup",
+                path.display()
+            );
+        }
+        // Absolute: under the mount point. Relative: under our own cgroup in
+        // that hierarchy, which differs per hierarchy on v1; in the unified
+        // tree beside it, under its parent (as runc): ours holds processes
+        // (us, a service's), and cgroup v2 enables no controller below a
+        // cgroup that does.
+        let place = |mount: &mounts::Mount, own_key: Option<&[String]>| -> Result<PathBuf> {
+            let mut dir = mount.point.clone();
+            if !path.is_absolute() {
+                let own = mounts::own_cgroup(proc_self_cgroup, own_key).ok_or_else(|| {
+                    Error::new(format!(
+                        "cgroupsPath {}: no entry for {} in /proc/self/cgroup",
+                        path.display(),
+                        mount.point.display()
+                    ))
+                })?;
+                let mut own = mount.relative_to_root(&own);
+                if own_key.is_none() {
+                    own.pop();
+                }
+                dir.push(own);
+            }
+            dir.push(&relative);
+            Ok(dir)
+        };
+        let mut hierarchies = Vec::new();
+        for m in &mounts.v1 {
+            hierarchies.push(Hierarchy {
+                controllers: m.controllers.clone(),
+                mount: m.mount.point.clone(),
+                dir: place(&m.mount, Some(&m.controllers))?,
+            });
+        }
+        let v2 = match &mounts.v2 {
+            Some(m) => Some(V2 {
+                mount: m.point.clone(),
+                dir: place(m, None)?,
+            }),
+            None => None,
+        };
+        Ok(Fs {
+            v1: V1 { hierarchies },
+            v2,
+        })
+    }
+
+    /// The container's directory in every hierarchy, v1 ones first.
+    fn all_dirs(&self) -> impl Iterator<Item = &Path> {
+        let v1 = self.v1.hierarchies.iter().map(|h| h.dir.as_path());
+        v1.chain(self.v2.iter().map(|v| v.dir.as_path()))
+    }
+
+    /// The directory driving `c`: in its v1 hierarchy if mounted, else in
+    /// the unified tree if it offers it.
+    fn find(&self, c: &Controller) -> Option<Dir<'_>> {
+        match self.v1.dir(c) {
+            Some(dir) => Some(Dir::V1(dir)),
+            None => self
+                .v2
+                .as_ref()
+                .filter(|v| v.offers(c))
+                .map(|v| Dir::V2(&v.dir)),
+        }
+    }
+
+    /// [`Fs::find`], or an error saying config `field` needs `c`.
+    fn route(&self, c: &Controller, field: &str) -> Result<Dir<'_>> {
+        self.find(c).ok_or_else(|| {
+            let v1 = !self.v1.hierarchies.is_empty();
+            let hint = match (&c.v2, &self.v2) {
+                (Unified::Absent, _) if v1 => {
+                    " (no v1 hierarchy for it is mounted; it exists only in cgroup v1)"
+                }
+                (Unified::Absent, _) => " (it exists only in cgroup v1)",
+                (_, Some(_)) => " (no v1 hierarchy for it and not enabled in the unified tree)",
+                (_, None) => "",
+            };
+            Error::new(format!(
+                "{field}: the {} controller is not available on this host{hint}",
+                c.name
+            ))
+        })
+    }
+
+    /// (mount point, the container's directory) for every hierarchy.
+    pub fn mount_dirs(&self) -> Vec<(PathBuf, PathBuf)> {
+        let v1 = self
+            .v1
+            .hierarchies
+            .iter()
+            .map(|h| (h.mount.clone(), h.dir.clone()));
+        v1.chain(self.v2.iter().map(|v| (v.mount.clone(), v.dir.clone())))
+            .collect()
+    }
+
+    /// The directory in the unified hierarchy, if any.
+    pub fn unified_dir(&self) -> Option<PathBuf> {
+        self.v2.as_ref().map(|v| v.dir.clone())
+    }
+
+    /// Put `pid` in the existing sub-cgroup `sub` of the container's, in
+    /// every hierarchy.
+    pub fn add_pid_to(&self, sub: &str, pid: i32) -> Result<()> {
+        let sub = Path::new(sub.trim_start_matches('/'));
+        if sub.components().any(|c| !matches!(c, Component::Normal(_))) {
+            bail!(
+                "--cgroup {}: must be a path below the container's cgroup",
+                sub.display()
+            );
+        }
+        let targets: Vec<PathBuf> = self.all_dirs().map(|d| d.join(sub)).collect();
+        // All of them checked first: no process left half-moved.
+        if let Some(missing) = targets.iter().find(|t| !t.is_dir()) {
+            bail!("--cgroup: {} does not exist", missing.display());
+        }
+        targets.iter().try_for_each(|t| dirs::add_pid(t, pid))
+    }
+}
+
+impl Manager for Fs {
+    /// mkdir in every hierarchy and the unified tree (enabling controllers
+    /// in v2 subtree_control on the way down).
+    fn create(&self) -> Result<()> {
+        self.v1.create()?;
+        self.v2.as_ref().map_or(Ok(()), V2::create)
+    }
+
+    fn add_pid(&self, pid: i32) -> Result<()> {
+        self.all_dirs().try_for_each(|d| dirs::add_pid(d, pid))
+    }
+
+    fn apply(&self, resources: &LinuxResources, update: bool) -> Result<()> {
+        for controller in controllers::ALL {
+            if let Some(set) = controller.set {
+                let at = At {
+                    fs: self,
+                    controller,
+                };
+                set(resources, update, &at)?;
+            }
+        }
+        if let Some(u) = resources.unified().as_ref().filter(|u| !u.is_empty()) {
+            match &self.v2 {
+                Some(v2) => v2.unified(u)?,
+                None => bail!("linux.resources.unified: this host has no cgroup v2 hierarchy"),
+            }
+        }
+        Ok(())
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let field = if frozen { "freeze" } else { "thaw" };
+        freezer::set_frozen(self.route(&freezer::CONTROLLER, field)?, frozen)
+    }
+
+    fn is_frozen(&self) -> Result<bool> {
+        match self.find(&freezer::CONTROLLER) {
+            Some(dir) => freezer::is_frozen(dir),
+            None => Ok(false),
+        }
+    }
+
+    fn pids(&self) -> Result<Vec<i32>> {
+        // The unified tree when present: on hybrid hosts it is joined too.
+        let dir = match &self.v2 {
+            Some(v2) => Some(v2.dir.as_path()),
+            None => self.v1.procs_dir(),
+        };
+        match dir {
+            Some(dir) => dirs::procs(dir),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn kill(&self) -> bool {
+        self.v2.as_ref().is_some_and(|v| v.kill().is_ok())
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        let mut s = Stats::default();
+        for c in controllers::ALL {
+            let Some(read) = c.stats else { continue };
+            // A missing cgroup has no statistics.
+            if let Some(dir) = self.find(c).filter(|d| d.path().exists()) {
+                read(dir, &mut s)?;
+            }
+        }
+        Ok(s)
+    }
+
+    fn oom_kills(&self) -> Result<u64> {
+        match self.find(&memory::CONTROLLER) {
+            Some(dir) => memory::oom_kills(dir),
+            None => Ok(0),
+        }
+    }
+
+    /// rmdir everywhere; missing dirs are fine.
+    fn destroy(&self) -> Result<()> {
+        // Try every hierarchy even if one fails, report the first failure.
+        let results: Vec<Result<()>> = self.all_dirs().map(dirs::remove).collect();
+        results.into_iter().collect()
+    }
+}
+
+/// A controller of the container's cgroup, for its `set`.
+struct At<'a> {
+    fs: &'a Fs,
+    controller: &'static Controller,
+}
+
+impl Locate for At<'_> {
+    fn require(&self, field: &str) -> Result<Dir<'_>> {
+        self.fs.route(self.controller, field)
+    }
+
+    fn find(&self) -> Option<Dir<'_>> {
+        self.fs.find(self.controller)
+    }
+}
