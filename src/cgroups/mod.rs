@@ -95,13 +95,13 @@ impl Cgroup {
     /// [`default_device_rules`] appended, also when `devices` is unset (as
     /// runc does).
     pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
-        self.fs.apply(&unset_zeroes(resources, false), false)
+        self.fs.apply(resources, false)
     }
 
     /// Same as apply but for `update`: zero values mean unset, unset
     /// `devices` leaves device rules alone.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
-        self.fs.apply(&unset_zeroes(resources, true), true)
+        self.fs.apply(resources, true)
     }
 
     /// Put `pid` into the container's cgroup in every hierarchy.
@@ -207,65 +207,4 @@ impl Cgroup {
     pub fn add_pid_to(&self, sub: &str, pid: i32) -> Result<()> {
         self.fs.add_pid_to(sub, pid)
     }
-}
-
-/// runc leaves a field alone when it holds its zero value (memory limit 0,
-/// shares 0, ...), even on create; `update` (engines send every field,
-/// zeroed when unchanged) treats every zero that way. Kernel memory limits
-/// are dropped as runc does: deprecated, a no-op or gone on current kernels.
-fn unset_zeroes(r: &LinuxResources, update: bool) -> LinuxResources {
-    fn nz<T: Default + PartialEq>(v: Option<T>) -> Option<T> {
-        v.filter(|x| *x != T::default())
-    }
-    fn nz_if<T: Default + PartialEq>(v: Option<T>, update: bool) -> Option<T> {
-        if update { nz(v) } else { v }
-    }
-    let mut r = r.clone();
-    if let Some(m) = r.memory_mut() {
-        let old = *m;
-        m.set_limit(nz(old.limit()))
-            .set_reservation(nz(old.reservation()))
-            .set_swap(nz(old.swap()))
-            .set_kernel(None)
-            .set_kernel_tcp(None)
-            .set_swappiness(nz_if(old.swappiness(), update))
-            .set_disable_oom_killer(nz_if(old.disable_oom_killer(), update))
-            .set_use_hierarchy(nz_if(old.use_hierarchy(), update));
-    }
-    if let Some(c) = r.cpu_mut() {
-        let old = c.clone();
-        c.set_shares(nz(old.shares()))
-            .set_quota(nz(old.quota()))
-            .set_period(nz(old.period()))
-            .set_realtime_runtime(nz(old.realtime_runtime()))
-            .set_realtime_period(nz(old.realtime_period()))
-            .set_burst(nz_if(old.burst(), update))
-            .set_idle(nz_if(old.idle(), update))
-            .set_cpus(nz(old.cpus().clone()))
-            .set_mems(nz(old.mems().clone()));
-    }
-    if update && r.pids().is_some_and(|p| p.limit() == 0) {
-        r.set_pids(None);
-    }
-    // An empty list must not reset a running container to the defaults.
-    if update && r.devices().as_ref().is_some_and(|d| d.is_empty()) {
-        r.set_devices(None);
-    }
-    if let Some(b) = r.block_io_mut() {
-        fn non_empty<T: Clone>(l: &Option<Vec<T>>) -> Option<Vec<T>> {
-            l.as_ref().filter(|l| !l.is_empty()).cloned()
-        }
-        let old = b.clone();
-        b.set_weight(nz(old.weight()))
-            .set_leaf_weight(nz(old.leaf_weight()))
-            .set_weight_device(non_empty(old.weight_device()))
-            .set_throttle_read_bps_device(non_empty(old.throttle_read_bps_device()))
-            .set_throttle_write_bps_device(non_empty(old.throttle_write_bps_device()))
-            .set_throttle_read_iops_device(non_empty(old.throttle_read_iops_device()))
-            .set_throttle_write_iops_device(non_empty(old.throttle_write_iops_device()));
-    }
-    if let Some(n) = r.network_mut() {
-        n.set_class_id(nz(n.class_id()));
-    }
-    r
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxResources};
 
-use super::{Controller, Dir, Locate, Unified};
+use super::{Controller, Dir, Locate, Unified, nonzero};
 use crate::bail;
 use crate::cgroups::files::{read_opt, write};
 use crate::cgroups::stats::{BlkioEntry, Stats};
@@ -22,14 +22,31 @@ fn set(r: &LinuxResources, _update: bool, at: &dyn Locate) -> Result<()> {
     let Some(b) = r
         .block_io()
         .as_ref()
-        .filter(|b| **b != LinuxBlockIo::default())
+        .map(without_zeroes)
+        .filter(|b| *b != LinuxBlockIo::default())
     else {
         return Ok(());
     };
     match at.require("linux.resources.blockIO")? {
-        Dir::V1(dir) => set_v1(dir, b),
-        Dir::V2(dir) => set_v2(dir, b),
+        Dir::V1(dir) => set_v1(dir, &b),
+        Dir::V2(dir) => set_v2(dir, &b),
     }
+}
+
+/// `b` without the zero weights and empty device lists runc leaves alone.
+fn without_zeroes(b: &LinuxBlockIo) -> LinuxBlockIo {
+    fn non_empty<T: Clone>(l: &Option<Vec<T>>) -> Option<Vec<T>> {
+        l.as_ref().filter(|l| !l.is_empty()).cloned()
+    }
+    let mut out = LinuxBlockIo::default();
+    out.set_weight(nonzero(b.weight()))
+        .set_leaf_weight(nonzero(b.leaf_weight()))
+        .set_weight_device(non_empty(b.weight_device()))
+        .set_throttle_read_bps_device(non_empty(b.throttle_read_bps_device()))
+        .set_throttle_write_bps_device(non_empty(b.throttle_write_bps_device()))
+        .set_throttle_read_iops_device(non_empty(b.throttle_read_iops_device()))
+        .set_throttle_write_iops_device(non_empty(b.throttle_write_iops_device()));
+    out
 }
 
 fn set_v1(dir: &Path, b: &LinuxBlockIo) -> Result<()> {

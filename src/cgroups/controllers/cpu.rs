@@ -8,7 +8,7 @@ use std::path::Path;
 use nix::errno::Errno;
 use oci_spec::runtime::{LinuxCpu, LinuxResources};
 
-use super::{Controller, Dir, Locate, Unified};
+use super::{Controller, Dir, Locate, Unified, nonzero, nonzero_in_update};
 use crate::bail;
 use crate::cgroups::files::{self, field_error, read_opt, read_u64, write, write_raw};
 use crate::cgroups::stats::Stats;
@@ -21,13 +21,20 @@ pub const CONTROLLER: Controller = Controller {
     stats: Some(stats),
 };
 
-fn set(r: &LinuxResources, _update: bool, at: &dyn Locate) -> Result<()> {
+fn set(r: &LinuxResources, update: bool, at: &dyn Locate) -> Result<()> {
     let Some(c) = r.cpu() else {
         return Ok(());
     };
-    // cpus and mems are the cpuset controller's.
-    let mut sched = c.clone();
-    sched.set_cpus(None).set_mems(None);
+    // All but cpus and mems, which are the cpuset controller's.
+    let mut sched = LinuxCpu::default();
+    sched
+        .set_shares(nonzero(c.shares()))
+        .set_quota(nonzero(c.quota()))
+        .set_period(nonzero(c.period()))
+        .set_realtime_runtime(nonzero(c.realtime_runtime()))
+        .set_realtime_period(nonzero(c.realtime_period()))
+        .set_burst(nonzero_in_update(c.burst(), update))
+        .set_idle(nonzero_in_update(c.idle(), update));
     if sched == LinuxCpu::default() {
         return Ok(());
     }

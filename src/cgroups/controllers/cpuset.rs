@@ -6,7 +6,7 @@ use std::path::Path;
 use nix::errno::Errno;
 use oci_spec::runtime::LinuxResources;
 
-use super::{Controller, Dir, Locate, Unified};
+use super::{Controller, Dir, Locate, Unified, nonzero};
 use crate::cgroups::files::{field_error, read, read_opt, read_u64_or_zero, write, write_raw};
 use crate::cgroups::stats::Stats;
 use crate::error::{Error, Result};
@@ -19,25 +19,31 @@ pub const CONTROLLER: Controller = Controller {
 };
 
 fn set(r: &LinuxResources, _update: bool, at: &dyn Locate) -> Result<()> {
-    let Some(c) = r
-        .cpu()
-        .as_ref()
-        .filter(|c| c.cpus().is_some() || c.mems().is_some())
-    else {
+    let Some(c) = r.cpu() else {
         return Ok(());
     };
-    let cpus = "linux.resources.cpu.cpus";
-    let mems = "linux.resources.cpu.mems";
-    let dir = at.require(if c.cpus().is_some() { cpus } else { mems })?;
-    for (file, value, field) in [
-        ("cpuset.cpus", c.cpus(), cpus),
-        ("cpuset.mems", c.mems(), mems),
-    ] {
-        if let Some(v) = value {
-            match dir {
-                Dir::V1(dir) => write_list(dir, file, v, field, file)?,
-                Dir::V2(dir) => write_list(dir, file, v, field, &format!("{file}.effective"))?,
-            }
+    let lists = [
+        (
+            "cpuset.cpus",
+            nonzero(c.cpus().as_deref()),
+            "linux.resources.cpu.cpus",
+        ),
+        (
+            "cpuset.mems",
+            nonzero(c.mems().as_deref()),
+            "linux.resources.cpu.mems",
+        ),
+    ];
+    // A missing controller is reported for the first list set.
+    let Some(&(_, _, field)) = lists.iter().find(|(_, value, _)| value.is_some()) else {
+        return Ok(());
+    };
+    let dir = at.require(field)?;
+    for (file, value, field) in lists {
+        let Some(v) = value else { continue };
+        match dir {
+            Dir::V1(dir) => write_list(dir, file, v, field, file)?,
+            Dir::V2(dir) => write_list(dir, file, v, field, &format!("{file}.effective"))?,
         }
     }
     Ok(())

@@ -6,7 +6,7 @@ use std::path::Path;
 use nix::errno::Errno;
 use oci_spec::runtime::{LinuxMemory, LinuxResources};
 
-use super::{Controller, Dir, Locate, Unified, limit_value};
+use super::{Controller, Dir, Locate, Unified, limit_value, nonzero, nonzero_in_update};
 use crate::bail;
 use crate::cgroups::files::{
     self, field_error, read, read_opt, read_u64, read_u64_or_zero, write, write_raw,
@@ -21,18 +21,34 @@ pub const CONTROLLER: Controller = Controller {
     stats: Some(stats),
 };
 
-fn set(r: &LinuxResources, _update: bool, at: &dyn Locate) -> Result<()> {
+fn set(r: &LinuxResources, update: bool, at: &dyn Locate) -> Result<()> {
     let Some(m) = r
         .memory()
-        .as_ref()
-        .filter(|m| **m != LinuxMemory::default())
+        .map(|m| without_zeroes(m, update))
+        .filter(|m| *m != LinuxMemory::default())
     else {
         return Ok(());
     };
     match at.require("linux.resources.memory")? {
-        Dir::V1(dir) => set_v1(dir, m),
-        Dir::V2(dir) => set_v2(dir, m),
+        Dir::V1(dir) => set_v1(dir, &m),
+        Dir::V2(dir) => set_v2(dir, &m),
     }
+}
+
+/// `m` without the zeroes runc leaves alone, and without kernel memory
+/// limits, dropped as runc does: deprecated, a no-op or gone on current
+/// kernels.
+fn without_zeroes(m: LinuxMemory, update: bool) -> LinuxMemory {
+    let mut out = m;
+    out.set_limit(nonzero(m.limit()))
+        .set_reservation(nonzero(m.reservation()))
+        .set_swap(nonzero(m.swap()))
+        .set_kernel(None)
+        .set_kernel_tcp(None)
+        .set_swappiness(nonzero_in_update(m.swappiness(), update))
+        .set_disable_oom_killer(nonzero_in_update(m.disable_oom_killer(), update))
+        .set_use_hierarchy(nonzero_in_update(m.use_hierarchy(), update));
+    out
 }
 
 pub const MEM_LIMIT: &str = "memory.limit_in_bytes";

@@ -52,8 +52,8 @@ pub struct Controller {
 }
 
 /// Writes a controller's part of `resources` (`update`: for `hull
-/// update`), asking `at` for the directory once there is something to
-/// write.
+/// update`, see [`nonzero_in_update`]), asking `at` for the directory once
+/// there is something to write.
 pub type Set = fn(resources: &LinuxResources, update: bool, at: &dyn Locate) -> Result<()>;
 
 /// How the unified tree offers a controller.
@@ -91,6 +91,18 @@ pub trait Locate {
     fn require(&self, field: &str) -> Result<Dir<'_>>;
     /// Its directory, if the host has the controller.
     fn find(&self) -> Option<Dir<'_>>;
+}
+
+/// `v` unless it is zero: runc leaves a field alone when it holds its zero
+/// value (memory limit 0, shares 0, ...), even on create.
+pub fn nonzero<T: Default + PartialEq>(v: Option<T>) -> Option<T> {
+    v.filter(|x| *x != T::default())
+}
+
+/// `v`, unless it is zero in an update: engines send every field there,
+/// zeroed when unchanged.
+pub fn nonzero_in_update<T: Default + PartialEq>(v: Option<T>, update: bool) -> Option<T> {
+    if update { nonzero(v) } else { v }
 }
 
 /// A limit as the kernel takes it: -1 (any negative) means unlimited, `max`.

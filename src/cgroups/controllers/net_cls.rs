@@ -2,7 +2,7 @@
 
 use oci_spec::runtime::LinuxResources;
 
-use super::{Controller, Locate, Unified};
+use super::{Controller, Locate, Unified, nonzero};
 use crate::cgroups::files::write;
 use crate::error::Result;
 
@@ -14,7 +14,7 @@ pub const CONTROLLER: Controller = Controller {
 };
 
 fn set(r: &LinuxResources, _update: bool, at: &dyn Locate) -> Result<()> {
-    let Some(class_id) = r.network().as_ref().and_then(|n| n.class_id()) else {
+    let Some(class_id) = r.network().as_ref().and_then(|n| nonzero(n.class_id())) else {
         return Ok(());
     };
     let field = "linux.resources.network.classID";

@@ -14,8 +14,9 @@ pub const CONTROLLER: Controller = Controller {
     stats: Some(stats),
 };
 
-fn set(r: &LinuxResources, _update: bool, at: &dyn Locate) -> Result<()> {
-    let Some(p) = r.pids() else {
+fn set(r: &LinuxResources, update: bool, at: &dyn Locate) -> Result<()> {
+    // A limit of 0 is kept on create (no new processes), unset in an update.
+    let Some(p) = r.pids().filter(|p| !(update && p.limit() == 0)) else {
         return Ok(());
     };
     let field = "linux.resources.pids.limit";

@@ -30,16 +30,15 @@ pub const CONTROLLER: Controller = Controller {
 /// A container created without rules gets just the defaults, where the
 /// host has the controller; an update without rules leaves them alone.
 fn set(r: &LinuxResources, update: bool, at: &dyn Locate) -> Result<()> {
-    let explicit = r.devices().is_some();
+    // An empty list must not reset a running container to the defaults.
+    let devices = r.devices().as_deref().filter(|d| !(update && d.is_empty()));
+    let explicit = devices.is_some();
     if !explicit && update {
         return Ok(());
     }
     let field = "linux.resources.devices";
     let mut rules = rules::parse(&[LinuxDeviceCgroup::default()], "implicit deny-all")?;
-    rules.extend(rules::parse(
-        r.devices().as_deref().unwrap_or_default(),
-        field,
-    )?);
+    rules.extend(rules::parse(devices.unwrap_or_default(), field)?);
     rules.extend(rules::parse(
         &default_device_rules(),
         "default device rule",
