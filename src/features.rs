@@ -41,13 +41,7 @@ pub fn features() -> Value {
         "linux": {
             "namespaces": namespaces::ALL.map(namespaces::config_name),
             "capabilities": caps::supported().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-            "cgroup": {
-                "v1": true,
-                "v2": true,
-                "systemd": false,
-                "systemdUser": false,
-                "rdma": true,
-            },
+            "cgroup": crate::cgroups::features(),
             "seccomp": {
                 "enabled": true,
                 "actions": names(seccomp::supported_actions()),

@@ -60,6 +60,21 @@ trait Manager {
     fn destroy(&self) -> Result<()>;
 }
 
+/// The `linux.cgroup` object of `hull features` (features-linux.md): the
+/// cgroup versions and managers hull drives, and the controllers listed.
+pub fn features() -> serde_json::Value {
+    let mut features = serde_json::json!({
+        "v1": true,
+        "v2": true,
+        "systemd": false,
+        "systemdUser": false,
+    });
+    for c in controllers::ALL.iter().filter(|c| c.feature) {
+        features[c.name] = true.into();
+    }
+    features
+}
+
 impl Cgroup {
     /// Resolve the path: `cgroups_path` absolute -> under each hierarchy
     /// root; relative -> under the caller's own cgroup (from

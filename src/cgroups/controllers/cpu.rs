@@ -19,6 +19,7 @@ pub const CONTROLLER: Controller = Controller {
     v2: Unified::Listed("cpu"),
     set: Some(set),
     stats: Some(stats),
+    feature: false,
 };
 
 fn set(r: &LinuxResources, update: bool, at: &dyn Locate) -> Result<()> {

@@ -13,6 +13,7 @@ pub const CONTROLLER: Controller = Controller {
     v2: Unified::Builtin(|_, _| true),
     set: None,
     stats: Some(stats),
+    feature: false,
 };
 
 fn stats(dir: Dir, s: &mut Stats) -> Result<()> {

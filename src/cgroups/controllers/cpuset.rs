@@ -16,6 +16,7 @@ pub const CONTROLLER: Controller = Controller {
     v2: Unified::Listed("cpuset"),
     set: Some(set),
     stats: Some(stats),
+    feature: false,
 };
 
 fn set(r: &LinuxResources, _update: bool, at: &dyn Locate) -> Result<()> {

@@ -16,6 +16,7 @@ pub const CONTROLLER: Controller = Controller {
     v2: Unified::Builtin(|_, dir| !dir.exists() || dir.join("cgroup.freeze").exists()),
     set: None,
     stats: None,
+    feature: false,
 };
 
 /// Freeze (returning once frozen) or thaw; errors name `freeze`/`thaw`.

@@ -49,6 +49,9 @@ pub struct Controller {
     pub set: Option<Set>,
     /// Reads its statistics from its directory.
     pub stats: Option<fn(Dir, &mut Stats) -> Result<()>>,
+    /// `hull features` lists it in linux.cgroup (features-linux.md has keys
+    /// for some controllers).
+    pub feature: bool,
 }
 
 /// Writes a controller's part of `resources` (`update`: for `hull

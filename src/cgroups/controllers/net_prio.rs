@@ -11,6 +11,7 @@ pub const CONTROLLER: Controller = Controller {
     v2: Unified::Absent,
     set: Some(set),
     stats: None,
+    feature: false,
 };
 
 fn set(r: &LinuxResources, _update: bool, at: &dyn Locate) -> Result<()> {

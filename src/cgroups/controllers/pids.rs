@@ -12,6 +12,7 @@ pub const CONTROLLER: Controller = Controller {
     v2: Unified::Listed("pids"),
     set: Some(set),
     stats: Some(stats),
+    feature: false,
 };
 
 fn set(r: &LinuxResources, update: bool, at: &dyn Locate) -> Result<()> {

@@ -12,6 +12,7 @@ pub const CONTROLLER: Controller = Controller {
     v2: Unified::Listed("rdma"),
     set: Some(set),
     stats: None,
+    feature: true,
 };
 
 fn set(r: &LinuxResources, _update: bool, at: &dyn Locate) -> Result<()> {

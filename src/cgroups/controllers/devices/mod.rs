@@ -25,6 +25,7 @@ pub const CONTROLLER: Controller = Controller {
     }),
     set: Some(set),
     stats: None,
+    feature: false,
 };
 
 /// A container created without rules gets just the defaults, where the
