@@ -454,27 +454,7 @@ fn load_seccomp(init: &Init, filter: &security::seccomp::Filter) -> Result<()> {
 }
 
 fn reset_signals() {
-    // The raw syscall: libc's wrapper refuses the signals it keeps for
-    // itself (32, 33), which a caller may still have ignored.
-    #[repr(C)]
-    struct KernelSigaction {
-        handler: usize,
-        flags: u64,
-        restorer: usize,
-        mask: u64,
-    }
-    let dfl = KernelSigaction {
-        handler: libc::SIG_DFL,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    for sig in 1..=64 {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            // SAFETY: a default disposition from a valid struct; no handler runs.
-            unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &dfl, std::ptr::null::<u8>(), 8) };
-        }
-    }
+    crate::sys::reset_signal_dispositions();
     let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
 }
 
@@ -538,13 +518,9 @@ fn set_domainname(name: &str) -> Result<()> {
 /// A session keyring of the container's own, so keys never leak between
 /// containers (runc does the same).
 fn join_session_keyring(name: &str) -> Result<()> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     let name = CString::new(name).map_err(|_| Error::new("keyring name: NUL byte"))?;
-    // SAFETY: valid C string for the duration of the call.
-    let ret =
-        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    match nix::errno::Errno::result(ret) {
-        Ok(_) | Err(nix::errno::Errno::ENOSYS) => Ok(()),
+    match crate::sys::join_session_keyring(&name) {
+        Ok(()) | Err(nix::errno::Errno::ENOSYS) => Ok(()),
         Err(e) => Err(e).ctx(|| "join session keyring"),
     }
 }

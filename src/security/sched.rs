@@ -4,27 +4,12 @@
 
 use crate::bail;
 use crate::error::{Context, Result};
-use nix::errno::Errno;
-use nix::libc;
+use crate::sys::sched::{self as sys, SchedAttr};
 use oci_spec::runtime::{
     IOPriorityClass, LinuxIOPriority, LinuxMemoryPolicy, LinuxPersonality, LinuxPersonalityDomain,
     LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType,
     Scheduler,
 };
-
-#[repr(C)]
-struct SchedAttr {
-    size: u32,
-    policy: u32,
-    flags: u64,
-    nice: i32,
-    priority: u32,
-    runtime: u64,
-    deadline: u64,
-    period: u64,
-    util_min: u32,
-    util_max: u32,
-}
 
 pub fn set_scheduler(s: &Scheduler) -> Result<()> {
     use LinuxSchedulerPolicy::*;
@@ -61,9 +46,7 @@ pub fn set_scheduler(s: &Scheduler) -> Result<()> {
         util_min: 0,
         util_max: 1024,
     };
-    // SAFETY: valid struct for the duration of the call; pid 0 is us.
-    let ret = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
-    Errno::result(ret).map(drop).ctx(|| {
+    sys::sched_setattr(&attr).ctx(|| {
         format!(
             "process.scheduler: sched_setattr {}",
             policy_name(*s.policy())
@@ -84,11 +67,7 @@ fn policy_name(p: LinuxSchedulerPolicy) -> String {
 pub fn set_affinity(list: &str, field: &str) -> Result<()> {
     let words = parse_list(list)
         .map_err(|e| crate::error::Error::new(format!("process.execCPUAffinity.{field}: {e}")))?;
-    let size = std::mem::size_of_val(words.as_slice());
-    // SAFETY: the mask outlives the call and size matches it.
-    let ret = unsafe { libc::syscall(libc::SYS_sched_setaffinity, 0, size, words.as_ptr()) };
-    Errno::result(ret)
-        .map(drop)
+    sys::sched_setaffinity(&words)
         .ctx(|| format!("process.execCPUAffinity.{field}: sched_setaffinity {list}"))
 }
 
@@ -104,13 +83,8 @@ pub fn set_io_priority(p: &LinuxIOPriority) -> Result<()> {
             p.priority()
         );
     }
-    const IOPRIO_WHO_PROCESS: i32 = 1;
     let value = (class << 13) | p.priority() as i32;
-    // SAFETY: plain syscall.
-    let ret = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) };
-    Errno::result(ret)
-        .map(drop)
-        .ctx(|| "process.ioPriority: ioprio_set")
+    sys::ioprio_set(value).ctx(|| "process.ioPriority: ioprio_set")
 }
 
 pub fn set_personality(p: &LinuxPersonality) -> Result<()> {
@@ -121,9 +95,7 @@ pub fn set_personality(p: &LinuxPersonality) -> Result<()> {
         LinuxPersonalityDomain::PerLinux => 0x0000,
         LinuxPersonalityDomain::PerLinux32 => 0x0008,
     };
-    // SAFETY: plain syscall.
-    let ret = unsafe { libc::personality(domain) };
-    Errno::result(ret).map(drop).ctx(|| "linux.personality")
+    sys::personality(domain).ctx(|| "linux.personality")
 }
 
 /// "0-3,7" as a bitmask of u64 words.
@@ -189,20 +161,7 @@ pub fn set_memory_policy(p: &LinuxMemoryPolicy) -> Result<()> {
             .map_err(|e| crate::error::Error::new(format!("linux.memoryPolicy.nodes: {e}")))?,
         None => Vec::new(),
     };
-    let maxnode = if nodes.is_empty() {
-        0
-    } else {
-        nodes.len() as u64 * 64 + 1
-    };
-    let ptr = if nodes.is_empty() {
-        std::ptr::null()
-    } else {
-        nodes.as_ptr()
-    };
-    // SAFETY: the mask outlives the call and maxnode matches its size.
-    let ret = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) };
-    Errno::result(ret)
-        .map(drop)
+    sys::set_mempolicy(mode as i64, &nodes)
         .ctx(|| format!("linux.memoryPolicy: set_mempolicy {:?}", p.mode()))
 }
 

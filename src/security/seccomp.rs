@@ -292,16 +292,8 @@ pub fn supported_flags() -> Vec<Flag> {
             if *f == Flag::SeccompFilterFlagWaitKillableRecv {
                 bits |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32;
             }
-            // SAFETY: a null filter is never dereferenced past the flag check.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    libc::c_ulong::from(bits),
-                    std::ptr::null::<libc::sock_fprog>(),
-                )
-            };
-            bits != 0 && rc < 0 && Errno::last() == Errno::EFAULT
+            let rc = crate::sys::seccomp_set_mode_filter(libc::c_ulong::from(bits), None);
+            bits != 0 && rc == Err(Errno::EFAULT)
         })
         .collect()
 }
@@ -325,18 +317,8 @@ pub fn load(filter: &Filter) -> Result<Option<OwnedFd>> {
         // seccompiler's sock_filter has the kernel's layout (repr(C)).
         filter: filter.program.as_ptr() as *mut libc::sock_filter,
     };
-    // SAFETY: the kernel copies `prog` and the instructions it points to.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            flags,
-            &prog,
-        )
-    };
-    if rc < 0 {
-        return Err(Errno::last()).ctx(|| "seccomp: load filter");
-    }
+    let rc =
+        crate::sys::seccomp_set_mode_filter(flags, Some(&prog)).ctx(|| "seccomp: load filter")?;
     if filter.notify {
         // SAFETY: with NEW_LISTENER the kernel returns a new fd we now own.
         return Ok(Some(unsafe { OwnedFd::from_raw_fd(rc as i32) }));

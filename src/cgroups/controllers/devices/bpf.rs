@@ -20,6 +20,7 @@ use nix::libc;
 use super::rules::{ALL, Kind, Rule};
 use crate::bail;
 use crate::error::{Context, Error, Result, errno_text};
+use crate::sys::bpf;
 
 /// struct bpf_insn
 #[repr(C)]
@@ -178,13 +179,6 @@ struct GetFdById {
     prog_id: u32,
     next_id: u32,
     open_flags: u32,
-}
-
-fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> std::result::Result<i32, Errno> {
-    // SAFETY: attr is a live, properly laid out bpf_attr prefix of the
-    // given size; pointers inside it are valid for the call.
-    let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
-    Errno::result(r).map(|r| r as i32)
 }
 
 fn owned(fd: i32) -> OwnedFd {

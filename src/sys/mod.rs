@@ -1,6 +1,8 @@
 //! Thin wrappers for the syscalls nix does not cover (clone3, pidfd,
 //! openat2, close_range). Each returns nix's Errno so callers add context.
 
+pub mod sched;
+
 use nix::errno::Errno;
 use nix::libc;
 use std::ffi::CStr;
@@ -63,6 +65,69 @@ pub fn clone3(flags: u64) -> Result<Forked, Errno> {
             pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
         }),
     }
+}
+
+/// Every signal but SIGKILL and SIGSTOP back to its default disposition.
+/// The raw syscall: libc's wrapper refuses the signals it keeps for itself
+/// (32, 33), which a caller may still have ignored.
+pub fn reset_signal_dispositions() {
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: a default disposition from a valid struct; no handler runs.
+            unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &dfl, std::ptr::null::<u8>(), 8) };
+        }
+    }
+}
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring.
+pub fn join_session_keyring(name: &CStr) -> Result<(), Errno> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: valid C string for the duration of the call.
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    Errno::result(ret).map(drop)
+}
+
+/// bpf(2) with `attr`, a bpf_attr prefix of its own size.
+pub fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> Result<i32, Errno> {
+    // SAFETY: attr is a live, properly laid out bpf_attr prefix of the
+    // given size; pointers inside it are valid for the call.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
+    Errno::result(r).map(|r| r as i32)
+}
+
+/// seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): what the kernel returns
+/// (a listener fd with NEW_LISTENER). Without a program only the flags
+/// are checked (EFAULT when they are valid).
+pub fn seccomp_set_mode_filter(
+    flags: libc::c_ulong,
+    prog: Option<&libc::sock_fprog>,
+) -> Result<libc::c_long, Errno> {
+    let prog = prog.map_or(std::ptr::null(), |p| p as *const libc::sock_fprog);
+    // SAFETY: the kernel copies the program and the instructions it points
+    // to, which the caller keeps alive; a null one is never dereferenced.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            prog,
+        )
+    };
+    Errno::result(rc)
 }
 
 /// Whether ours is the only thread: /proc/self/task links one entry per
