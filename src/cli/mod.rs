@@ -10,6 +10,7 @@ mod cgroups;
 mod driver;
 mod exec;
 mod list;
+mod update;
 
 #[derive(Parser)]
 #[command(
@@ -148,7 +149,7 @@ enum Cmd {
     /// Resume a paused container
     Resume { id: String },
     /// Change a container's resource limits
-    Update(Box<cgroups::Update>),
+    Update(Box<update::Update>),
     /// List a container's processes
     Ps(cgroups::Ps),
     /// Show a container's stats and OOM events
@@ -255,7 +256,7 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
         Cmd::List { format, quiet } => list::print(root, &format, quiet).map(|_| 0),
         Cmd::Pause { id } => container::pause::pause(root, &id).map(|_| 0),
         Cmd::Resume { id } => container::pause::resume(root, &id).map(|_| 0),
-        Cmd::Update(u) => cgroups::update(root, *u).map(|_| 0),
+        Cmd::Update(u) => update::update(root, *u).map(|_| 0),
         Cmd::Ps(p) => cgroups::ps(root, p).map(|_| 0),
         Cmd::Events(e) => cgroups::events(root, e).map(|_| 0),
         Cmd::Run {
