@@ -3,6 +3,7 @@
 use crate::harness::*;
 use serde_json::json;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 
 /// `sh -c script` in the bundle's container, asserting success; its stdout lines.
 #[track_caller]
@@ -174,6 +175,26 @@ fn user_namespace_with_id_mappings() {
         ],
         "{out}"
     );
+}
+
+/// A bind source behind a directory only host root may enter: the init,
+/// in its user namespace, could not reach it, so the parent opens it as
+/// host root first (as runc), and the container sees its files.
+#[test]
+fn user_namespace_binds_a_source_only_host_root_can_reach() {
+    let t = Test::new();
+    let private = t.host_dir("private");
+    let inner = private.join("inner");
+    fs::create_dir(&inner).unwrap();
+    fs::write(inner.join("f"), "behind 0700\n").unwrap();
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    let b = t.bundle();
+    b.namespace("user", None).config(|c| {
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    b.bind(&inner, "/mnt", &["ro"]);
+    assert_eq!(t.run_sh(&b, "privbind", "cat /mnt/f"), "behind 0700\n");
 }
 
 #[test]

@@ -196,6 +196,14 @@ fn setup(
         true => Some(namespaces::prepare_time_namespace(spec)?),
         false => None,
     };
+    let bind_sources = match plan.new_ns.user {
+        true => crate::rootfs::mounts::open_bind_sources(
+            spec.mounts().as_deref().unwrap_or_default(),
+            &bundle.mounts,
+            &bundle.dir,
+        )?,
+        false => Vec::new(),
+    };
     let for_children = joins.enter_for_children()?;
 
     let flags = namespaces::clone_flags(spec).bits() as u64;
@@ -217,6 +225,7 @@ fn setup(
                 rootfs: &bundle.rootfs,
                 bundle: &bundle.dir,
                 mounts: &bundle.mounts,
+                bind_sources,
                 no_pivot: opts.no_pivot,
                 fifo,
                 cgroup,

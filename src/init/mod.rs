@@ -61,6 +61,9 @@ pub struct Container<'a> {
     pub bundle: &'a Path,
     /// Each of the spec's mounts' options, parsed by config::load.
     pub mounts: &'a [MountOptions],
+    /// With a user namespace of its own, the bind mounts' sources opened
+    /// by the parent as host root (rootfs::open_bind_sources); else empty.
+    pub bind_sources: Vec<Option<OwnedFd>>,
     pub no_pivot: bool,
     /// The exec fifo's O_PATH fd, reopened to wait for `start`.
     pub fifo: OwnedFd,
@@ -89,7 +92,9 @@ pub struct Init<'a> {
 /// A new container's init (see sync.rs for its part in the handshake):
 /// build the container, wait for `start`, exec. Never returns.
 pub fn create(init: Init, c: Container) -> ! {
-    let built = begin(&init, Some(&c.fifo)).and_then(|fds| {
+    let mut ours = vec![c.fifo.as_raw_fd()];
+    ours.extend(c.bind_sources.iter().flatten().map(|fd| fd.as_raw_fd()));
+    let built = begin(&init, &ours).and_then(|fds| {
         let state = build_container(&init, &c)?;
         // /dev/console is the init's terminal. Not without a mount
         // namespace of our own: that would mount on the host.
@@ -137,7 +142,7 @@ pub fn create(init: Init, c: Container) -> ! {
 /// A process joining a running container: join, prepare, exec. Never
 /// returns.
 pub fn exec(init: Init) -> ! {
-    let prepared = begin(&init, None).and_then(|fds| {
+    let prepared = begin(&init, &[]).and_then(|fds| {
         nix::unistd::chdir("/").ctx(|| "chdir /")?;
         // Now in the container's cgroup (which may reset it).
         let affinity = init.process.exec_cpu_affinity().as_ref();
@@ -213,7 +218,7 @@ fn has_create_hooks(spec: &Spec) -> bool {
 /// What both kinds of init do first: stdio, no inherited fd but ours,
 /// our fd directory (see [`own_fd_dir`]), the namespaces to join, and the
 /// parent's go.
-fn begin(init: &Init, fifo: Option<&OwnedFd>) -> Result<OwnedFd> {
+fn begin(init: &Init, also_ours: &[std::os::fd::RawFd]) -> Result<OwnedFd> {
     // Nothing of the container may ptrace us or open /proc/<pid>/exe while
     // we still run the host's hull binary.
     nix::sys::prctl::set_dumpable(false).ctx(|| "prctl dumpable")?;
@@ -228,7 +233,7 @@ fn begin(init: &Init, fifo: Option<&OwnedFd>) -> Result<OwnedFd> {
     // locks.
     let mut ours = vec![init.chan.as_raw_fd()];
     ours.extend(init.console.as_ref().map(|c| c.as_raw_fd()));
-    ours.extend(fifo.map(|f| f.as_raw_fd()));
+    ours.extend(also_ours);
     ours.extend(init.joins.fds());
     crate::sys::close_fds_except(3 + init.preserve_fds, &ours).ctx(|| "close inherited fds")?;
     let fds = own_fd_dir()?;

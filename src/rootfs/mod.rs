@@ -63,6 +63,11 @@ pub fn prepare(spec: &Spec, c: &crate::init::Container, in_userns: bool) -> Resu
             index: i,
             mount: m,
             opts,
+            source: c
+                .bind_sources
+                .get(i)
+                .and_then(|s| s.as_ref())
+                .map(|fd| fd.as_fd()),
         };
         if mounts::mount_entry(root.as_fd(), &entry, c.bundle, c.cgroup, label)? {
             read_only_later.push((i, m.destination()));

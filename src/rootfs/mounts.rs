@@ -17,6 +17,33 @@ pub struct Entry<'a> {
     pub index: usize,
     pub mount: &'a Mount,
     pub opts: &'a MountOptions,
+    /// A bind source opened by the parent as host root (see
+    /// [`open_bind_sources`]), else None: looked up here.
+    pub source: Option<BorrowedFd<'a>>,
+}
+
+/// The bind mounts' sources as detached copies of their mounts
+/// (open_tree(2) OPEN_TREE_CLONE), made by the parent while it is still
+/// host root: in a user namespace of its own the init may not reach them
+/// (a 0700 directory on the way), yet runc binds them. The init moves each
+/// onto its target (a plain bind from another mount namespace is refused).
+/// One entry per mount, None for the others.
+pub fn open_bind_sources(
+    mounts: &[Mount],
+    opts: &[MountOptions],
+    bundle: &Path,
+) -> Result<Vec<Option<OwnedFd>>> {
+    let open = |(i, (m, o)): (usize, (&Mount, &MountOptions))| -> Result<Option<OwnedFd>> {
+        let Some(src) = m.source().as_ref().filter(|_| o.is_bind()) else {
+            return Ok(None);
+        };
+        let src = bundle.join(src);
+        let recursive = o.flags.contains(MsFlags::MS_REC);
+        crate::sys::clone_tree(&src, recursive)
+            .map(Some)
+            .ctx(|| format!("mounts[{i}]: open source {}", src.display()))
+    };
+    mounts.iter().zip(opts).enumerate().map(open).collect()
 }
 
 /// Mount an entry of the config into the rootfs opened as `root`.
@@ -51,18 +78,31 @@ pub fn mount_entry(
                 dest.display()
             )));
         };
-        let src = if src.is_absolute() {
-            src.clone()
-        } else {
-            bundle.join(src)
+        use nix::libc::{S_IFDIR, S_IFMT};
+        let is_dir: Result<bool> = match entry.source {
+            Some(fd) => nix::sys::stat::fstat(fd)
+                .map(|st| st.st_mode & S_IFMT == S_IFDIR)
+                .map_err(Error::from),
+            None => std::fs::metadata(bundle.join(src))
+                .map(|m| m.is_dir())
+                .map_err(Error::from),
         };
-        let meta = std::fs::metadata(&src).ctx(|| format!("{}: stat source", what()))?;
-        let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+        let kind = match is_dir.ctx(|| format!("{}: stat source", what()))? {
+            true => Kind::Dir,
+            false => Kind::File,
+        };
         dest_kind = kind;
         let target = path::create(root, dest, kind).ctx(what)?;
-        let rec = opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
-        crate::sys::mount_on(target.as_fd(), Some(&src), None::<&str>, rec, None::<&str>)
-            .ctx(what)?;
+        match entry.source {
+            // A copy of the source's mount made by the parent: moved in.
+            Some(tree) => crate::sys::move_mount_to(tree, target.as_fd()).ctx(what)?,
+            None => {
+                let rec = opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
+                let src = bundle.join(src);
+                crate::sys::mount_on(target.as_fd(), Some(&src), None::<&str>, rec, None::<&str>)
+                    .ctx(what)?;
+            }
+        }
         // Flags other than bind/rec need a remount of the new mount itself.
         let rest = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !rest.is_empty() {

@@ -388,6 +388,44 @@ pub fn mount_on(
     )
 }
 
+/// open_tree(2) OPEN_TREE_CLONE: a detached copy of the mount at `path`
+/// (with its submounts if `recursive`), as an fd.
+pub fn clone_tree(path: &std::path::Path, recursive: bool) -> Result<OwnedFd, Errno> {
+    const OPEN_TREE_CLONE: u32 = 1;
+    const AT_RECURSIVE: u32 = 0x8000;
+    let path =
+        std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32;
+    if recursive {
+        flags |= AT_RECURSIVE;
+    }
+    // SAFETY: valid C string for the duration of the call.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
+    let fd = Errno::result(fd)?;
+    // SAFETY: the kernel just handed us this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// move_mount(2) of the detached tree `from` onto the file or directory
+/// `to` is open on.
+pub fn move_mount_to(from: BorrowedFd, to: BorrowedFd) -> Result<(), Errno> {
+    const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
+    const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+    let empty = c"";
+    // SAFETY: valid fds and C strings for the duration of the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            empty.as_ptr(),
+            to.as_raw_fd(),
+            empty.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
 #[repr(C)]
 struct MountAttr {
     attr_set: u64,
