@@ -179,6 +179,40 @@ pub fn translate(cmd: &Command, host: &HostFacts, cgroups_path: &str) -> Result<
 }
 
 fn translate_json(cmd: &Command, host: &HostFacts, cgroups_path: &str) -> Result<Value> {
+    // The process first: its errors are reported before the resources'.
+    let process = process(cmd, host)?;
+    let (rules, devices) = devices(cmd, host);
+    let mut resources = resources(cmd)?;
+    // The Command's rules first; the lxc ones last, to refine them.
+    let mut all = rules;
+    if let Some(lxc) = resources.get_mut("devices").and_then(|d| d.as_array_mut()) {
+        all.append(lxc);
+    }
+    resources["devices"] = json!(all);
+    let mut linux = json!({
+        "namespaces": namespaces(cmd, host),
+        "cgroupsPath": cgroups_path,
+        "resources": resources,
+    });
+    if !devices.is_empty() {
+        linux["devices"] = json!(devices);
+    }
+    if !cmd.privileged {
+        linux["maskedPaths"] = json!(MASKED_PATHS);
+        linux["readonlyPaths"] = json!(READONLY_PATHS);
+    }
+    Ok(json!({
+        "ociVersion": crate::container::state::OCI_VERSION,
+        "process": process,
+        "root": {"path": cmd.rootfs, "readonly": false},
+        "hostname": cmd.hostname(),
+        "mounts": mounts(cmd),
+        "linux": linux,
+    }))
+}
+
+/// `process`: the user, the capabilities, argv, env and cwd.
+fn process(cmd: &Command, host: &HostFacts) -> Result<Value> {
     let user = host.user.clone().unwrap_or(ExecUser {
         uid: 0,
         gid: 0,
@@ -219,7 +253,7 @@ fn translate_json(cmd: &Command, host: &HostFacts, cgroups_path: &str) -> Result
     } else {
         &cmd.working_dir
     };
-    let process = json!({
+    Ok(json!({
         "terminal": cmd.tty,
         "user": user_json,
         "args": args,
@@ -227,8 +261,12 @@ fn translate_json(cmd: &Command, host: &HostFacts, cgroups_path: &str) -> Result
         "cwd": cwd,
         "capabilities": {"bounding": cap_names, "effective": live, "permitted": live},
         "noNewPrivileges": false
-    });
+    }))
+}
 
+/// A pid, ipc, uts and mount namespace of its own; the network one
+/// joined, the host's, or new.
+fn namespaces(cmd: &Command, host: &HostFacts) -> Vec<Value> {
     let mut namespaces = vec![
         json!({"type": "pid"}),
         json!({"type": "ipc"}),
@@ -241,7 +279,11 @@ fn translate_json(cmd: &Command, host: &HostFacts, cgroups_path: &str) -> Result
     } else if !network.is_some_and(|n| n.host_networking) {
         namespaces.push(json!({"type": "network"}));
     }
+    namespaces
+}
 
+/// Docker's default mounts, then the Command's binds.
+fn mounts(cmd: &Command) -> Vec<Value> {
     let sys_opt = if cmd.privileged { "rw" } else { "ro" };
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc",
@@ -267,18 +309,17 @@ fn translate_json(cmd: &Command, host: &HostFacts, cgroups_path: &str) -> Result
         mounts.push(json!({"destination": m.destination, "type": "bind",
                            "source": m.source, "options": options}));
     }
+    mounts
+}
 
-    let mut resources = resources(cmd)?;
-    // From deny-all (allow-all when privileged), then the Command's rules;
-    // the lxc ones come last so that they can refine the others.
+/// The device cgroup rules (from deny-all, allow-all when privileged,
+/// then the Command's) and the device nodes to create (the host's when
+/// privileged, then the autocreated ones).
+fn devices(cmd: &Command, host: &HostFacts) -> (Vec<Value>, Vec<Value>) {
     let mut rules = vec![json!({"allow": cmd.privileged, "access": "rwm"})];
     for d in cmd.allowed_devices.iter().chain(&cmd.autocreated_devices) {
         rules.push(device_rule(d));
     }
-    if let Some(lxc) = resources.get_mut("devices").and_then(|d| d.as_array_mut()) {
-        rules.append(lxc);
-    }
-    resources["devices"] = json!(rules);
     let mut devices: Vec<Value> = Vec::new();
     if cmd.privileged {
         for d in &host.devices {
@@ -293,27 +334,7 @@ fn translate_json(cmd: &Command, host: &HostFacts, cgroups_path: &str) -> Result
             "major": d.major_number, "minor": d.minor_number, "fileMode": d.mode(),
             "uid": d.uid, "gid": d.gid}));
     }
-
-    let mut linux = json!({
-        "namespaces": namespaces,
-        "cgroupsPath": cgroups_path,
-        "resources": resources,
-    });
-    if !devices.is_empty() {
-        linux["devices"] = json!(devices);
-    }
-    if !cmd.privileged {
-        linux["maskedPaths"] = json!(MASKED_PATHS);
-        linux["readonlyPaths"] = json!(READONLY_PATHS);
-    }
-    Ok(json!({
-        "ociVersion": crate::container::state::OCI_VERSION,
-        "process": process,
-        "root": {"path": cmd.rootfs, "readonly": false},
-        "hostname": cmd.hostname(),
-        "mounts": mounts,
-        "linux": linux,
-    }))
+    (rules, devices)
 }
 
 /// `resources` then the `lxc.cgroup` entries, as `linux.resources`.
