@@ -58,7 +58,6 @@ pub fn mount_entry(
     mount_label: Option<&str>,
 ) -> Result<bool> {
     let (m, opts, index) = (entry.mount, entry.opts, entry.index);
-    let mut read_only_later = false;
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
     let what = || {
@@ -71,95 +70,15 @@ pub fn mount_entry(
     };
     // What the destination is: a bound file stays a file for every reopen.
     let mut dest_kind = Kind::Dir;
+    let mut read_only_later = false;
     if opts.is_bind() {
-        let Some(src) = m.source() else {
-            return Err(Error::new(format!(
-                "mounts[{index}]: bind mount of {} needs a source",
-                dest.display()
-            )));
-        };
-        use nix::libc::{S_IFDIR, S_IFMT};
-        let is_dir: Result<bool> = match entry.source {
-            Some(fd) => nix::sys::stat::fstat(fd)
-                .map(|st| st.st_mode & S_IFMT == S_IFDIR)
-                .map_err(Error::from),
-            None => std::fs::metadata(bundle.join(src))
-                .map(|m| m.is_dir())
-                .map_err(Error::from),
-        };
-        let kind = match is_dir.ctx(|| format!("{}: stat source", what()))? {
-            true => Kind::Dir,
-            false => Kind::File,
-        };
-        dest_kind = kind;
-        let target = path::create(root, dest, kind).ctx(what)?;
-        match entry.source {
-            // A copy of the source's mount made by the parent: moved in.
-            Some(tree) => crate::sys::move_mount_to(tree, target.as_fd()).ctx(what)?,
-            None => {
-                let rec = opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
-                let src = bundle.join(src);
-                crate::sys::mount_on(target.as_fd(), Some(&src), None::<&str>, rec, None::<&str>)
-                    .ctx(what)?;
-            }
-        }
-        // Flags other than bind/rec need a remount of the new mount itself.
-        let rest = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-        if !rest.is_empty() {
-            let target = reopen(root, dest, kind)?;
-            remount_bind(&target, rest).ctx(|| format!("{}: remount", what()))?;
-        }
+        dest_kind = bind(root, entry, bundle, &what)?;
     } else if typ == "cgroup" {
         let dirs = cgroup.mount_dirs();
         super::cgroupfs::mount_cgroup(root, dest, opts.flags, &dirs)
             .map_err(|e| Error::new(format!("mounts[{index}]: {e}")))?;
     } else {
-        let target = if matches!(typ, "proc" | "sysfs") {
-            plain_dir(root, dest, typ).map_err(|e| Error::new(format!("mounts[{index}]: {e}")))?
-        } else {
-            path::create(root, dest, Kind::Dir).ctx(what)?
-        };
-        // The image's content at the destination, still readable through
-        // this fd once the tmpfs covers it.
-        let old = if opts.tmpcopyup {
-            Some(
-                nix::fcntl::open(
-                    fd_path(target.as_raw_fd()).as_str(),
-                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                    nix::sys::stat::Mode::empty(),
-                )
-                .ctx(what)?,
-            )
-        } else {
-            None
-        };
-        let source = m
-            .source()
-            .as_ref()
-            .map(|s| s.as_path())
-            .unwrap_or(Path::new(typ));
-        // proc and sysfs never need suid, device or exec semantics: deny them
-        // whatever the config says (a writable, exec-able /proc is an escape path).
-        let mut flags = opts.flags;
-        if matches!(typ, "proc" | "sysfs") {
-            flags |= MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-        }
-        if typ == "tmpfs" && flags.contains(MsFlags::MS_RDONLY) {
-            flags -= MsFlags::MS_RDONLY;
-            read_only_later = true;
-        }
-        let data = with_mount_label(&opts.data, typ, mount_label);
-        let data = (!data.is_empty()).then_some(data.as_str());
-        crate::sys::mount_on(target.as_fd(), Some(source), Some(typ), flags, data).ctx(|| {
-            match data {
-                Some(d) => format!("{} (type {typ}, data {d:?})", what()),
-                None => format!("{} (type {typ})", what()),
-            }
-        })?;
-        if let Some(old) = old {
-            let new = reopen(root, dest, Kind::Dir)?;
-            copy_tree(&fd_dir(&old), &fd_dir(&new)).ctx(|| format!("{}: tmpcopyup", what()))?;
-        }
+        read_only_later = mount_fs(root, entry, mount_label, &what)?;
     }
     if !opts.propagation.is_empty() || opts.attr_set | opts.attr_clr != 0 {
         let target =
@@ -172,6 +91,111 @@ pub fn mount_entry(
             crate::sys::mount_setattr_recursive(target.as_fd(), opts.attr_set, opts.attr_clr)
                 .ctx(|| format!("{}: set recursive attributes", what()))?;
         }
+    }
+    Ok(read_only_later)
+}
+
+/// A bind mount, then a remount for its other flags. Returns what the
+/// destination is.
+fn bind(root: BorrowedFd, entry: &Entry, bundle: &Path, what: &dyn Fn() -> String) -> Result<Kind> {
+    let (m, opts, index) = (entry.mount, entry.opts, entry.index);
+    let dest = m.destination();
+    let Some(src) = m.source() else {
+        return Err(Error::new(format!(
+            "mounts[{index}]: bind mount of {} needs a source",
+            dest.display()
+        )));
+    };
+    use nix::libc::{S_IFDIR, S_IFMT};
+    let is_dir: Result<bool> = match entry.source {
+        Some(fd) => nix::sys::stat::fstat(fd)
+            .map(|st| st.st_mode & S_IFMT == S_IFDIR)
+            .map_err(Error::from),
+        None => std::fs::metadata(bundle.join(src))
+            .map(|m| m.is_dir())
+            .map_err(Error::from),
+    };
+    let kind = match is_dir.ctx(|| format!("{}: stat source", what()))? {
+        true => Kind::Dir,
+        false => Kind::File,
+    };
+    let target = path::create(root, dest, kind).ctx(what)?;
+    match entry.source {
+        // A copy of the source's mount made by the parent: moved in.
+        Some(tree) => crate::sys::move_mount_to(tree, target.as_fd()).ctx(what)?,
+        None => {
+            let rec = opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
+            let src = bundle.join(src);
+            crate::sys::mount_on(target.as_fd(), Some(&src), None::<&str>, rec, None::<&str>)
+                .ctx(what)?;
+        }
+    }
+    // Flags other than bind/rec need a remount of the new mount itself.
+    let rest = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !rest.is_empty() {
+        let target = reopen(root, dest, kind)?;
+        remount_bind(&target, rest).ctx(|| format!("{}: remount", what()))?;
+    }
+    Ok(kind)
+}
+
+/// A filesystem of its own (proc, sysfs, tmpfs, devpts, mqueue, ...).
+/// Returns whether it must be made read-only later (see [`mount_entry`]).
+fn mount_fs(
+    root: BorrowedFd,
+    entry: &Entry,
+    mount_label: Option<&str>,
+    what: &dyn Fn() -> String,
+) -> Result<bool> {
+    let (m, opts, index) = (entry.mount, entry.opts, entry.index);
+    let dest = m.destination();
+    let typ = m.typ().as_deref().unwrap_or("");
+    let target = if matches!(typ, "proc" | "sysfs") {
+        plain_dir(root, dest, typ).map_err(|e| Error::new(format!("mounts[{index}]: {e}")))?
+    } else {
+        path::create(root, dest, Kind::Dir).ctx(what)?
+    };
+    // The image's content at the destination, still readable through
+    // this fd once the tmpfs covers it.
+    let old = if opts.tmpcopyup {
+        Some(
+            nix::fcntl::open(
+                fd_path(target.as_raw_fd()).as_str(),
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ctx(what)?,
+        )
+    } else {
+        None
+    };
+    let source = m
+        .source()
+        .as_ref()
+        .map(|s| s.as_path())
+        .unwrap_or(Path::new(typ));
+    // proc and sysfs never need suid, device or exec semantics: deny them
+    // whatever the config says (a writable, exec-able /proc is an escape path).
+    let mut flags = opts.flags;
+    if matches!(typ, "proc" | "sysfs") {
+        flags |= MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    }
+    let mut read_only_later = false;
+    if typ == "tmpfs" && flags.contains(MsFlags::MS_RDONLY) {
+        flags -= MsFlags::MS_RDONLY;
+        read_only_later = true;
+    }
+    let data = with_mount_label(&opts.data, typ, mount_label);
+    let data = (!data.is_empty()).then_some(data.as_str());
+    crate::sys::mount_on(target.as_fd(), Some(source), Some(typ), flags, data).ctx(
+        || match data {
+            Some(d) => format!("{} (type {typ}, data {d:?})", what()),
+            None => format!("{} (type {typ})", what()),
+        },
+    )?;
+    if let Some(old) = old {
+        let new = reopen(root, dest, Kind::Dir)?;
+        copy_tree(&fd_dir(&old), &fd_dir(&new)).ctx(|| format!("{}: tmpcopyup", what()))?;
     }
     Ok(read_only_later)
 }
