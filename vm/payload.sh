@@ -8,6 +8,12 @@
 # which the VM runs: vm/guest.sh with the test executables.
 #
 #   vm/payload.sh OUT_TAR      (from the repository, after make build)
+#
+# For a quicker run while working on some tests, two settings are passed
+# on to vm/guest.sh (unset: every test, then faults.sh):
+#   VM_TEST_FILTER   test-name filters given to each test executable, as to
+#                    `cargo test -- FILTER...` (e.g. "cgroups:: cli::spec")
+#   VM_SKIP_FAULTS=1 skips integration/faults.sh
 set -euo pipefail
 
 out=$(realpath "${1:?usage: vm/payload.sh OUT_TAR}")
@@ -25,7 +31,8 @@ run=$(mktemp -d)
 trap 'rm -rf "$run"' EXIT
 mkdir "$run/hull-vm"
 {
-	echo '#!/bin/sh'
+	echo '#!/bin/bash'
+	printf 'export VM_TEST_FILTER=%q VM_SKIP_FAULTS=%q\n' "${VM_TEST_FILTER:-}" "${VM_SKIP_FAULTS:-}"
 	echo "exec bash $repo/vm/guest.sh" $tests
 } >"$run/hull-vm/run"
 chmod 755 "$run/hull-vm/run"
