@@ -6,7 +6,8 @@
 #
 #   vm/guest.sh TEST_EXECUTABLE...
 #
-# VM_TEST_FILTER (test-name filters, split on spaces) and VM_SKIP_FAULTS=1
+# VM_TEST_FILTER (test-name filters or other arguments of the test
+# executables, e.g. --nocapture, split on spaces) and VM_SKIP_FAULTS=1
 # narrow the run, for a quicker turn while working on some tests
 # (vm/payload.sh bakes them in from the host's environment).
 set -uo pipefail

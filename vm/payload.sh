@@ -12,7 +12,8 @@
 # For a quicker run while working on some tests, two settings are passed
 # on to vm/guest.sh (unset: every test, then faults.sh):
 #   VM_TEST_FILTER   test-name filters given to each test executable, as to
-#                    `cargo test -- FILTER...` (e.g. "cgroups:: cli::spec")
+#                    `cargo test -- FILTER...` (e.g. "cgroups:: cli::spec";
+#                    other arguments of theirs too, e.g. --nocapture)
 #   VM_SKIP_FAULTS=1 skips integration/faults.sh
 set -euo pipefail
 
