@@ -106,13 +106,9 @@ impl Channel {
             Ok(_) => Ok(()),
             // The peer is gone; what it said before it went is still ours
             // to read, and a better error than ours.
-            Err(e @ (nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET)) => {
-                match self.recv() {
-                    Ok(Some(Msg::Error(text))) => Err(Error::new(text)),
-                    Ok(None) => Err(Error::new(PEER_GONE)),
-                    _ => Err(e).ctx(|| "sync: send"),
-                }
-            }
+            Err(nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET) => Err(Error::new(
+                self.last_error().as_deref().unwrap_or(PEER_GONE),
+            )),
             Err(e) => Err(e).ctx(|| "sync: send"),
         }
     }
@@ -171,6 +167,20 @@ impl Channel {
                 None => Err(Error::new(PEER_GONE)),
             },
         }
+    }
+
+    /// What a peer that is gone (or going) said last, if it was an error:
+    /// read from what it left queued. A failed read is tried again (twice
+    /// at most): the peer's own error is worth more than ours.
+    pub fn last_error(&self) -> Option<String> {
+        for _ in 0..3 {
+            match self.recv() {
+                Ok(Some(Msg::Error(text))) => return Some(text),
+                Ok(None) => return None,
+                Ok(Some(_)) | Err(_) => {}
+            }
+        }
+        None
     }
 
     /// Expect `want`; a child's error becomes ours.

@@ -311,10 +311,7 @@ fn child_said(e: Error, c: &Created, chan: &Channel) -> Error {
     if !sys::pidfd_wait_exit(c.pidfd.as_fd(), 1000).unwrap_or(false) {
         return e;
     }
-    match chan.recv() {
-        Ok(Some(Msg::Error(text))) => Error::new(text),
-        _ => e,
-    }
+    chan.last_error().map_or(e, Error::new)
 }
 
 /// An init that died without a word (killed, or dead before it could
