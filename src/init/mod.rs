@@ -113,10 +113,20 @@ pub fn create(init: Init, c: Container) -> ! {
         Ok(built) => built,
         Err(e) => fail_setup(&init, e),
     };
-    // Our parent died before it recorded us: nobody can start or find us,
-    // and nobody hears an error; go quietly.
-    if init.chan.send(&Msg::Ready).is_err() || !matches!(init.chan.recv(), Ok(Some(Msg::Created))) {
-        quit(1)
+    if let Err(e) = init.chan.send(&Msg::Ready) {
+        fail_setup(&init, e)
+    }
+    match init.chan.recv() {
+        Ok(Some(Msg::Created)) => {}
+        // Our parent died before it recorded us: nobody can start or find
+        // us, and nobody hears an error; go quietly.
+        Ok(None) => quit(1),
+        // Our own failure to hear it is an error of ours to report.
+        Ok(Some(m)) => fail_setup(
+            &init,
+            Error::new(format!("sync: expected Created, got {m:?}")),
+        ),
+        Err(e) => fail_setup(&init, e),
     }
     // `start` waits for this end of the fifo to close: at our execve.
     let mut fifo_end = match wait_for_start(&c.fifo, &fds) {
@@ -157,8 +167,8 @@ pub fn exec(init: Init) -> ! {
         Ok(p) => p,
         Err(e) => fail_setup(&init, e),
     };
-    if init.chan.send(&Msg::Ready).is_err() {
-        quit(1)
+    if let Err(e) = init.chan.send(&Msg::Ready) {
+        fail_setup(&init, e)
     }
     let e = exec_program(&init, prepared, &fds);
     fail_started(&init, e)
