@@ -111,9 +111,11 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
         // We are the runtime parent the spec means: the child inherits it.
         crate::security::sched::set_affinity(initial, "initial")?;
     }
+    // Decided here, before the clone: the child only follows it.
+    let plan = Plan::of(&spec, process, seccomp.as_ref());
     let in_child = |chan| {
         init::exec(Init {
-            plan: Plan::of(&spec, process, seccomp.as_ref()),
+            plan,
             spec: &spec,
             process,
             chan,
