@@ -339,26 +339,6 @@ fn exec_forwards_signals() {
     assert_eq!(wait_exit(&mut child, WAIT), 42);
 }
 
-/// `--systemd-cgroup` (every engine on a systemd host may send it) is
-/// refused with a reason, never ignored: the container would land in a
-/// cgroupfs directory named after the unit, outside its slice.
-#[test]
-fn systemd_cgroup_flag_is_refused_clearly() {
-    let t = Test::new();
-    let b = t.bundle();
-    b.args(&["true"]);
-    b.config(|c| c["linux"]["cgroupsPath"] = json!("system.slice:hull:sd"));
-    let want = match Path::new("/run/systemd/system").exists() {
-        true => "--systemd-cgroup: the systemd cgroup driver is not supported by hull yet",
-        false => "--systemd-cgroup: systemd is not running on this host",
-    };
-    let out = t.hull(&["--systemd-cgroup", "create", "--bundle", b.path(), "sd"]);
-    out.fails_with(want);
-    let out = t.hull(&["--systemd-cgroup", "run", "--bundle", b.path(), "sd"]);
-    out.fails_with(want);
-    t.assert_nothing_left("sd");
-}
-
 #[test]
 fn exec_args_with_env_cwd_user_and_exit_status() {
     let t = Test::new();
@@ -1362,7 +1342,10 @@ fn features_validates_against_the_oci_schema() {
     }
     assert_eq!(linux["mountExtensions"]["idmap"]["enabled"], false);
     assert_eq!(linux["seccomp"]["enabled"], true);
-    assert_eq!(linux["cgroup"]["systemd"], false);
+    // The systemd driver where it works: systemd as init, pure cgroup v2.
+    let systemd = Path::new("/run/systemd/system").is_dir()
+        && Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    assert_eq!(linux["cgroup"]["systemd"], systemd);
     // As many capabilities as this kernel has.
     let last: usize = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .unwrap()

@@ -21,3 +21,4 @@ mod namespaces;
 mod process;
 mod rootfs;
 mod security;
+mod systemd;

@@ -2,13 +2,16 @@
 //!
 //! [`Cgroup`] is the crate's handle on it; a [`Manager`] does the work:
 //! the cgroupfs one in [`fs`], which drives each controller of
-//! [`controllers`] wherever the host has it.
+//! [`controllers`] wherever the host has it. Under the systemd driver
+//! ([`systemd`]) the cgroup is a scope systemd makes and removes, and the
+//! cgroupfs manager drives its files.
 
 mod controllers;
 mod files;
 mod fs;
 mod mounts;
 mod stats;
+mod systemd;
 
 #[cfg(test)]
 mod host_tests;
@@ -30,16 +33,29 @@ use mounts::Mounts;
 pub use stats::Stats;
 
 /// Where a container's cgroup lives; serialisable so the state dir can keep
-/// it, transparently: as the cgroupfs manager, the form state files had
-/// before there were managers (`{"v1": ..., "v2": ...}`).
+/// it, in the form state files had before there were drivers (`{"v1":
+/// ..., "v2": ...}`), with `"systemd"` added under that driver.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
 pub struct Cgroup {
+    #[serde(flatten)]
     fs: fs::Fs,
+    /// The scope holding it, under the systemd driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    systemd: Option<systemd::Scope>,
+}
+
+/// Who makes the container's cgroup (runc's `--systemd-cgroup`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Driver {
+    /// hull itself, in cgroupfs.
+    #[default]
+    Cgroupfs,
+    /// systemd, as a transient scope.
+    Systemd,
 }
 
 /// What runs a container's cgroup once it is placed: [`fs::Fs`] writes
-/// cgroupfs itself; a systemd manager would implement the same.
+/// cgroupfs itself (under either driver).
 trait Manager {
     /// Make the cgroup. Idempotent.
     fn create(&self) -> Result<()>;
@@ -66,7 +82,7 @@ pub fn features() -> serde_json::Value {
     let mut features = serde_json::json!({
         "v1": true,
         "v2": true,
-        "systemd": false,
+        "systemd": mounts::host().is_ok_and(|m| systemd::check_host(m.mode()).is_ok()),
         "systemdUser": false,
     });
     for c in controllers::ALL.iter().filter(|c| c.feature) {
@@ -76,14 +92,23 @@ pub fn features() -> serde_json::Value {
 }
 
 impl Cgroup {
-    /// Resolve the path: `cgroups_path` absolute -> under each hierarchy
-    /// root; relative -> under the caller's own cgroup (from
+    /// Resolve the path. cgroupfs: `cgroups_path` absolute -> under each
+    /// hierarchy root; relative -> under the caller's own cgroup (from
     /// /proc/self/cgroup; in the unified tree under its parent); None ->
-    /// `<id>` there, as runc does (no parent is created that `delete` would
-    /// leave). No filesystem change.
-    pub fn new(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
+    /// `<id>` there, as runc does (no parent is created that `delete`
+    /// would leave). systemd: `slice:prefix:name`, see
+    /// [`systemd::Scope::parse`]. No filesystem change.
+    pub fn new(cgroups_path: Option<&Path>, id: &str, driver: Driver) -> Result<Cgroup> {
         let own = std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup")?;
-        Cgroup::resolve(mounts::host()?, &own, cgroups_path, id)
+        let mounts = mounts::host()?;
+        if driver == Driver::Cgroupfs {
+            return Cgroup::resolve(mounts, &own, cgroups_path, id);
+        }
+        systemd::check_host(mounts.mode())?;
+        let (scope, path) = systemd::Scope::parse(cgroups_path, id)?;
+        let mut cgroup = Cgroup::resolve(mounts, &own, Some(&path), id)?;
+        cgroup.systemd = Some(scope);
+        Ok(cgroup)
     }
 
     /// [`Cgroup::new`] against given mounts and /proc/self/cgroup text
@@ -95,11 +120,33 @@ impl Cgroup {
         id: &str,
     ) -> Result<Cgroup> {
         let fs = fs::Fs::resolve(mounts, proc_self_cgroup, cgroups_path, id)?;
-        Ok(Cgroup { fs })
+        Ok(Cgroup { fs, systemd: None })
     }
 
-    /// mkdir in every hierarchy/the unified tree (enable needed controllers
-    /// in v2 subtree_control on the way down). Idempotent.
+    /// Before the init exists: make the cgroup and set its limits. A
+    /// systemd scope cannot exist without a process: nothing yet.
+    pub fn prepare(&self, resources: &LinuxResources) -> Result<()> {
+        if self.systemd.is_some() {
+            return Ok(());
+        }
+        self.create()?;
+        self.apply(resources)
+    }
+
+    /// Put the just cloned init in, before it runs any of the container's
+    /// code. systemd: start the scope with it, then set the limits.
+    pub fn enter(&self, pid: i32, resources: &LinuxResources) -> Result<()> {
+        let Some(scope) = &self.systemd else {
+            return self.fs.add_pid(pid);
+        };
+        scope.start(pid, resources)?;
+        // As runc: controllers enabled down the path, the files written.
+        self.fs.create()?;
+        self.fs.apply(resources, false)
+    }
+
+    /// cgroupfs: mkdir in every hierarchy/the unified tree (enable needed
+    /// controllers in v2 subtree_control on the way down). Idempotent.
     pub fn create(&self) -> Result<()> {
         self.fs.create()
     }
@@ -114,12 +161,15 @@ impl Cgroup {
     }
 
     /// Same as apply but for `update`: zero values mean unset, unset
-    /// `devices` leaves device rules alone.
+    /// `devices` leaves device rules alone. systemd gets the same.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
+        if let Some(scope) = &self.systemd {
+            scope.set(resources, true)?;
+        }
         self.fs.apply(resources, true)
     }
 
-    /// Put `pid` into the container's cgroup in every hierarchy.
+    /// Put `pid` into the container's cgroup in every hierarchy (`exec`).
     pub fn add_pid(&self, pid: i32) -> Result<()> {
         self.fs.add_pid(pid)
     }
@@ -183,9 +233,12 @@ impl Cgroup {
     }
 
     /// rmdir everywhere (retry briefly on EBUSY while processes exit);
-    /// missing dirs are fine. Idempotent.
+    /// missing dirs are fine. systemd: stop the scope first (it removes
+    /// its directory). Idempotent.
     pub fn destroy(&self) -> Result<()> {
-        self.fs.destroy()
+        let stopped = self.systemd.as_ref().map_or(Ok(()), systemd::Scope::stop);
+        let removed = self.fs.destroy();
+        stopped.and(removed)
     }
 
     /// runc-compatible stats JSON `data` object for `events --stats`.
@@ -203,6 +256,11 @@ impl Cgroup {
     /// 0 without a memory controller.
     pub fn oom_kills(&self) -> Result<u64> {
         self.fs.oom_kills()
+    }
+
+    /// The systemd scope holding the cgroup, under that driver.
+    pub fn systemd_unit(&self) -> Option<&str> {
+        self.systemd.as_ref().map(|s| s.unit.as_str())
     }
 
     /// (mount point, the container's directory) for every hierarchy: what

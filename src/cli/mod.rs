@@ -70,7 +70,7 @@ struct CreateArgs {
 }
 
 impl CreateArgs {
-    fn options(&self) -> CreateOptions {
+    fn options(&self, systemd_cgroup: bool) -> CreateOptions {
         CreateOptions {
             bundle: self.bundle.clone(),
             pid_file: self.pid_file.clone(),
@@ -83,6 +83,10 @@ impl CreateArgs {
             },
             stdio: None,
             pidfd_socket: self.pidfd_socket.clone(),
+            cgroup_driver: match systemd_cgroup {
+                true => hull::cgroups::Driver::Systemd,
+                false => hull::cgroups::Driver::Cgroupfs,
+            },
         }
     }
 }
@@ -225,16 +229,9 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
     if systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
         hull::bail!("--systemd-cgroup: systemd is not running on this host");
     }
-    // Refused rather than ignored: a container would land in a cgroupfs
-    // directory named after the unit, outside its slice, without a word.
-    if systemd_cgroup && matches!(cmd, Cmd::Create { .. } | Cmd::Run { .. }) {
-        hull::bail!(
-            "--systemd-cgroup: the systemd cgroup driver is not supported by hull yet (features: systemd false); use the cgroupfs driver"
-        );
-    }
     match cmd {
         Cmd::Create { args, id } => {
-            container::create::create(root, &id, &args.options()).map(|_| 0)
+            container::create::create(root, &id, &args.options(systemd_cgroup)).map(|_| 0)
         }
         // As runc: exec's own failures exit 255, apart from the process's
         // statuses.
@@ -267,7 +264,7 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
             id,
         } => {
             let opts = RunOptions {
-                create: args.options(),
+                create: args.options(systemd_cgroup),
                 detach,
                 keep,
                 subreaper: !no_subreaper,

@@ -4,7 +4,7 @@
 //! so that even our death leaves `delete --force` what to remove.
 
 use crate::bail;
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, Driver};
 use crate::config::{self, Bundle};
 use crate::error::{Context, Error, Result};
 use crate::init::{self, Container, Init, Plan};
@@ -42,6 +42,8 @@ pub struct CreateOptions {
     pub stdio: Option<[std::os::fd::RawFd; 3]>,
     /// `--pidfd-socket`: a unix socket to send the init's pidfd to.
     pub pidfd_socket: Option<PathBuf>,
+    /// `--systemd-cgroup`: who makes the container's cgroup.
+    pub cgroup_driver: Driver,
 }
 
 /// A created container whose init is our child.
@@ -70,7 +72,8 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     // A bad profile is refused before the host is touched.
     let seccomp = compile_seccomp(&bundle.spec)?;
     let linux = bundle.spec.linux().as_ref();
-    let cgroup = Cgroup::new(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+    let cgroup = Cgroup::new(cgroups_path, id, opts.cgroup_driver)?;
     let dir = StateDir::create(root, id)?;
     // Before the cgroup is recorded as ours: a refused one is not ours to
     // remove.
@@ -101,11 +104,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     // Recorded before the cgroup exists: if we die from here on, `delete
     // --force` finds what to remove. On failure, undo in reverse order.
     let result = dir.save(&st).and_then(|()| {
-        cgroup.create()?;
-        let resources = linux
-            .and_then(|l| l.resources().clone())
-            .unwrap_or_default();
-        cgroup.apply(&resources)?;
+        cgroup.prepare(&resources(&bundle.spec))?;
         setup(
             &dir,
             &mut st,
@@ -117,6 +116,13 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
         )
     });
     result.map_err(|e| roll_back(e, dir, &mut st, &cgroup, &bundle.spec))
+}
+
+fn resources(spec: &Spec) -> oci_spec::runtime::LinuxResources {
+    let linux = spec.linux().as_ref();
+    linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default()
 }
 
 /// Undo a failed create: kill what is in the cgroup (a hook may have left
@@ -157,6 +163,14 @@ fn check_cgroup_unused(cgroup: &Cgroup) -> Result<()> {
         bail!("container's cgroup unexpectedly frozen");
     }
     let pids = cgroup.pids().unwrap_or_default();
+    // A scope is one unit: systemd would refuse it, and undoing that
+    // failed create would kill the processes of its owner.
+    if let Some(unit) = cgroup.systemd_unit().filter(|_| !pids.is_empty()) {
+        bail!(
+            "linux.cgroupsPath: the scope {unit} already exists, with {} process(es) in it",
+            pids.len()
+        );
+    }
     if !pids.is_empty() {
         crate::log::warn(&format!(
             "container's cgroup is not empty: {} process(es) already in it",
@@ -278,7 +292,7 @@ fn parent_side(
         namespaces::write_id_maps(pid, spec)?;
     }
     // Before any code of the container runs.
-    cgroup.add_pid(pid)?;
+    cgroup.enter(pid, &resources(spec))?;
     chan.send(&Msg::Go)?;
     if plan.create_hooks {
         run_runtime_hooks(chan, spec, st)?;

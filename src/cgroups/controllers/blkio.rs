@@ -122,7 +122,7 @@ fn set_v1(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
 }
 
 /// blkio.weight (10..1000) to io.weight (1..10000), runc's conversion.
-fn blkio_to_io_weight(weight: u16) -> u64 {
+pub fn blkio_to_io_weight(weight: u16) -> u64 {
     let w = weight.clamp(10, 1000) as u64;
     1 + (w - 10) * 9999 / 990
 }

@@ -148,7 +148,7 @@ fn set_v1(dir: &Path, c: &LinuxCpu) -> Result<()> {
 
 /// cpu.shares (2..262144) to cpu.weight (1..10000), linearly, as crun and
 /// runc before 1.3 do. (runc >= 1.3 uses a curve that maps 1024 to 100.)
-fn shares_to_weight(shares: u64) -> u64 {
+pub fn shares_to_weight(shares: u64) -> u64 {
     let shares = shares.clamp(2, 262144);
     1 + ((shares - 2) * 9999) / 262142
 }

@@ -31,21 +31,11 @@ pub const CONTROLLER: Controller = Controller {
 /// A container created without rules gets just the defaults, where the
 /// host has the controller; an update without rules leaves them alone.
 fn set(r: &LinuxResources, update: bool, at: &dyn Locate) -> Result<()> {
-    // An empty list must not reset a running container to the defaults.
-    let devices = r.devices().as_deref().filter(|d| !(update && d.is_empty()));
-    let explicit = devices.is_some();
-    if !explicit && update {
+    let Some((rules, explicit)) = effective_rules(r, update)? else {
         return Ok(());
-    }
-    let field = "linux.resources.devices";
-    let mut rules = rules::parse(&[LinuxDeviceCgroup::default()], "implicit deny-all")?;
-    rules.extend(rules::parse(devices.unwrap_or_default(), field)?);
-    rules.extend(rules::parse(
-        &default_device_rules(),
-        "default device rule",
-    )?);
+    };
     let dir = match explicit {
-        true => Some(at.require(field)?),
+        true => Some(at.require(FIELD)?),
         false => at.find(),
     };
     match dir {
@@ -53,6 +43,27 @@ fn set(r: &LinuxResources, update: bool, at: &dyn Locate) -> Result<()> {
         Some(Dir::V2(dir)) => bpf::apply(dir, &rules),
         None => Ok(()),
     }
+}
+
+const FIELD: &str = "linux.resources.devices";
+
+/// The rules in force, in order: deny-all, the config's, the defaults;
+/// and whether the config had rules of its own. None for an update that
+/// leaves the rules alone.
+pub fn effective_rules(r: &LinuxResources, update: bool) -> Result<Option<(Vec<Rule>, bool)>> {
+    // An empty list must not reset a running container to the defaults.
+    let devices = r.devices().as_deref().filter(|d| !(update && d.is_empty()));
+    let explicit = devices.is_some();
+    if !explicit && update {
+        return Ok(None);
+    }
+    let mut rules = rules::parse(&[LinuxDeviceCgroup::default()], "implicit deny-all")?;
+    rules.extend(rules::parse(devices.unwrap_or_default(), FIELD)?);
+    rules.extend(rules::parse(
+        &default_device_rules(),
+        "default device rule",
+    )?);
+    Ok(Some((rules, explicit)))
 }
 
 fn set_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
