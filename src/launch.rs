@@ -16,12 +16,14 @@ use crate::sync::Channel;
 use crate::sys::{self, Forked};
 use nix::libc;
 use std::convert::Infallible;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// A process we cloned, which is our child.
 pub struct Child {
     pub pid: i32,
     pub pidfd: OwnedFd,
+    /// Born in the cgroup2 directory [`launch`] was given.
+    pub in_cgroup: bool,
 }
 
 /// Why a launch failed, and the child if one was cloned: the caller may
@@ -34,16 +36,19 @@ pub struct Failed {
 /// Clone a child that runs `in_child` with its end of `chans` (never
 /// returning), and run `in_parent` with the other end until the child is
 /// set up. Whatever the parent side's closures hold is dropped in the
-/// caller once the child exists (or in both, with a helper).
+/// caller once the child exists (or in both, with a helper). `cgroup`: a
+/// cgroup2 directory for the child to be born in, if the kernel can (see
+/// [`sys::clone3`]; not through a helper, which is not the fast path).
 pub fn launch(
     what: &str,
     flags: u64,
+    cgroup: Option<BorrowedFd>,
     chans: (Channel, Channel),
     in_child: impl FnOnce(Channel) -> Infallible,
     in_parent: impl FnOnce(&Child, &Channel) -> Result<()>,
 ) -> std::result::Result<Child, Failed> {
     if sys::is_single_threaded() {
-        return launch_here(what, flags, chans, in_child, in_parent);
+        return launch_here(what, flags, cgroup, chans, in_child, in_parent);
     }
     let failed = |error| Failed { error, child: None };
     let (ours, helpers) = report_pair().map_err(failed)?;
@@ -56,7 +61,7 @@ pub fn launch(
         0 => {
             drop(ours);
             let flags = flags | libc::CLONE_PARENT as u64;
-            let outcome = launch_here(what, flags, chans, in_child, in_parent);
+            let outcome = launch_here(what, flags, None, chans, in_child, in_parent);
             report(helpers.as_fd(), &outcome);
             // SAFETY: the helper ends here, running none of the caller's
             // exit handlers or destructors.
@@ -76,11 +81,12 @@ pub fn launch(
 fn launch_here(
     what: &str,
     flags: u64,
+    cgroup: Option<BorrowedFd>,
     (parent_end, child_end): (Channel, Channel),
     in_child: impl FnOnce(Channel) -> Infallible,
     in_parent: impl FnOnce(&Child, &Channel) -> Result<()>,
 ) -> std::result::Result<Child, Failed> {
-    let (pid, pidfd) = match sys::clone3(flags).ctx(|| what) {
+    let child = match sys::clone3(flags, cgroup).ctx(|| what) {
         Err(error) => return Err(Failed { error, child: None }),
         Ok(Forked::Child) => {
             drop(parent_end);
@@ -88,11 +94,18 @@ fn launch_here(
             #[allow(unreachable_code)]
             match in_child(child_end) {}
         }
-        Ok(Forked::Parent { pid, pidfd }) => (pid, pidfd),
+        Ok(Forked::Parent {
+            pid,
+            pidfd,
+            in_cgroup,
+        }) => Child {
+            pid,
+            pidfd,
+            in_cgroup,
+        },
     };
     // What only the child needed (its end, a console socket) is closed here.
     drop((child_end, in_child));
-    let child = Child { pid, pidfd };
     match in_parent(&child, &parent_end) {
         Ok(()) => Ok(child),
         Err(error) => Err(Failed {
@@ -148,7 +161,11 @@ fn receive(from: std::os::fd::BorrowedFd) -> std::result::Result<Child, Failed> 
     let mut words = text.splitn(3, ' ');
     let (verdict, pid, rest) = (words.next(), words.next(), words.next());
     let child = match (pid.and_then(|p| p.parse().ok()), pidfd) {
-        (Some(pid), Some(pidfd)) => Some(Child { pid, pidfd }),
+        (Some(pid), Some(pidfd)) => Some(Child {
+            pid,
+            pidfd,
+            in_cgroup: false,
+        }),
         _ => None,
     };
     match (verdict, child) {

@@ -16,6 +16,7 @@ mod systemd;
 #[cfg(test)]
 mod host_tests;
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -134,10 +135,11 @@ impl Cgroup {
     }
 
     /// Put the just cloned init in, before it runs any of the container's
-    /// code. systemd: start the scope with it, then set the limits.
-    pub fn enter(&self, pid: i32, resources: &LinuxResources) -> Result<()> {
+    /// code (`born_in_unified`: cloned into [`Cgroup::unified_fd`]).
+    /// systemd: start the scope with it, then set the limits.
+    pub fn enter(&self, pid: i32, resources: &LinuxResources, born_in_unified: bool) -> Result<()> {
         let Some(scope) = &self.systemd else {
-            return self.fs.add_pid(pid);
+            return self.add_pid(pid, born_in_unified);
         };
         scope.start(pid, resources)?;
         // As runc: controllers enabled down the path, the files written.
@@ -169,9 +171,24 @@ impl Cgroup {
         self.fs.apply(resources, true)
     }
 
-    /// Put `pid` into the container's cgroup in every hierarchy (`exec`).
-    pub fn add_pid(&self, pid: i32) -> Result<()> {
-        self.fs.add_pid(pid)
+    /// Put `pid` into the container's cgroup in every hierarchy (`exec`);
+    /// `born_in_unified`: it was cloned into [`Cgroup::unified_fd`], only
+    /// v1 hierarchies are left.
+    pub fn add_pid(&self, pid: i32, born_in_unified: bool) -> Result<()> {
+        match born_in_unified {
+            true => self.fs.add_pid_v1(pid),
+            false => self.fs.add_pid(pid),
+        }
+    }
+
+    /// The directory in the unified tree, opened for a process to be born
+    /// in (CLONE_INTO_CGROUP), if it exists (a systemd scope does only
+    /// once its init is in it).
+    pub fn unified_fd(&self) -> Option<OwnedFd> {
+        use nix::fcntl::{OFlag, open};
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let dir = self.fs.unified_dir()?;
+        open(&dir, flags, nix::sys::stat::Mode::empty()).ok()
     }
 
     /// All processes in the cgroup, including sub-cgroups.
@@ -269,8 +286,7 @@ impl Cgroup {
         self.fs.mount_dirs()
     }
 
-    /// Directory in the unified hierarchy if any (for clone3
-    /// CLONE_INTO_CGROUP and cgroup namespaces).
+    /// Directory in the unified hierarchy if any.
     pub fn unified_dir(&self) -> Option<PathBuf> {
         self.fs.unified_dir()
     }

@@ -254,7 +254,16 @@ fn setup(
         parent_side(dir, st, spec, &plan, cgroup, opts, seccomp, child, chan)
             .map_err(|e| child_said(e, child, chan))
     };
-    match launch::launch("clone container init", flags, chans, in_child, in_parent) {
+    let born_in = cgroup.unified_fd();
+    let born_in = born_in.as_ref().map(|fd| fd.as_fd());
+    match launch::launch(
+        "clone container init",
+        flags,
+        born_in,
+        chans,
+        in_child,
+        in_parent,
+    ) {
         Ok(created) => Ok(created),
         Err(Failed { error, child }) => Err(match child {
             Some(c) => {
@@ -292,7 +301,7 @@ fn parent_side(
         namespaces::write_id_maps(pid, spec)?;
     }
     // Before any code of the container runs.
-    cgroup.enter(pid, &resources(spec))?;
+    cgroup.enter(pid, &resources(spec), child.in_cgroup)?;
     chan.send(&Msg::Go)?;
     if plan.create_hooks {
         run_runtime_hooks(chan, spec, st)?;

@@ -131,7 +131,14 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
         drop((for_children, our_cpus));
         parent_side(&st, &spec, opts, seccomp.as_ref(), child, chan)
     };
-    let created = match launch::launch("clone exec process", 0, chans, in_child, in_parent) {
+    // Born in the container's unified directory, unless bound elsewhere.
+    let born_in = match &opts.sub_cgroup {
+        None => st.cgroup.as_ref().and_then(|c| c.unified_fd()),
+        Some(_) => None,
+    };
+    let born_in = born_in.as_ref().map(std::os::fd::AsFd::as_fd);
+    let created = match launch::launch("clone exec process", 0, born_in, chans, in_child, in_parent)
+    {
         Ok(created) => created,
         Err(Failed { error, child }) => {
             if let Some(c) = child {
@@ -171,7 +178,7 @@ fn parent_side(
     if let Some(cgroup) = &st.cgroup {
         match &opts.sub_cgroup {
             Some(sub) => cgroup.add_pid_to(sub, pid)?,
-            None => cgroup.add_pid(pid)?,
+            None => cgroup.add_pid(pid, child.in_cgroup)?,
         }
     }
     chan.send(&Msg::Go)?;

@@ -25,19 +25,43 @@ struct CloneArgs {
 }
 
 pub enum Forked {
-    Parent { pid: i32, pidfd: OwnedFd },
+    /// `in_cgroup`: the child was born in the cgroup asked for.
+    Parent {
+        pid: i32,
+        pidfd: OwnedFd,
+        in_cgroup: bool,
+    },
     Child,
 }
 
 /// clone3 without a new stack: the child continues on a copy-on-write copy
 /// of ours, like fork(2), but with namespace flags and a pidfd. Only for a
 /// single-threaded caller (see `launch`): the child may allocate because
-/// no other thread can hold a lock. (No CLONE_INTO_CGROUP: the parent
-/// places the child, in every hierarchy, before it runs on.)
-pub fn clone3(flags: u64) -> Result<Forked, Errno> {
+/// no other thread can hold a lock.
+///
+/// `cgroup`: a cgroup2 directory to be born in (CLONE_INTO_CGROUP), which
+/// spares the parent moving the child there: a move takes a global lock
+/// whose first taking waits for an RCU grace period, milliseconds on a
+/// busy or large machine. Where the kernel refuses it (before 5.7, or
+/// for that cgroup) the clone is made without; the parent's move then
+/// says what is wrong with the cgroup.
+pub fn clone3(flags: u64, cgroup: Option<BorrowedFd>) -> Result<Forked, Errno> {
+    if let Some(dir) = cgroup {
+        let flags = flags | CLONE_INTO_CGROUP;
+        if let Ok(forked) = clone3_raw(flags, dir.as_raw_fd() as u64) {
+            return Ok(forked);
+        }
+    }
+    clone3_raw(flags, 0)
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+fn clone3_raw(flags: u64, cgroup: u64) -> Result<Forked, Errno> {
     let mut pidfd: RawFd = -1;
     let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
+        cgroup,
         pidfd: &mut pidfd as *mut RawFd as u64,
         // With CLONE_PARENT the kernel takes our own exit signal (and
         // refuses another).
@@ -63,6 +87,7 @@ pub fn clone3(flags: u64) -> Result<Forked, Errno> {
             pid: pid as i32,
             // SAFETY: the kernel just handed us this fd.
             pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+            in_cgroup: flags & CLONE_INTO_CGROUP != 0,
         }),
     }
 }

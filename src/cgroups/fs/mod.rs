@@ -157,6 +157,13 @@ impl Fs {
         self.v2.as_ref().map(|v| v.dir.clone())
     }
 
+    /// Put `pid` in the v1 hierarchies only: it was born in the unified
+    /// directory.
+    pub fn add_pid_v1(&self, pid: i32) -> Result<()> {
+        let mut dirs = self.v1.hierarchies.iter();
+        dirs.try_for_each(|h| dirs::add_pid(&h.dir, pid))
+    }
+
     /// Put `pid` in the existing sub-cgroup `sub` of the container's, in
     /// every hierarchy.
     pub fn add_pid_to(&self, sub: &str, pid: i32) -> Result<()> {
