@@ -1634,3 +1634,41 @@ fn delete_removes_the_cgroup_everywhere() {
         assert!(!d.exists(), "{} left", d.display());
     }
 }
+
+/// The `cgroup` mount: every filesystem under /sys/fs/cgroup in the
+/// container (the tmpfs and a bind per v1 hierarchy, or cgroup2) is
+/// nosuid, nodev and noexec, and read-only unless the mount says `rw`.
+#[test]
+fn cgroup_mount_is_safe_and_read_only_as_asked() {
+    let t = Test::new();
+    for (options, ro) in [(json!(["nosuid", "ro"]), true), (json!(["rw"]), false)] {
+        let b = t.bundle();
+        b.config(|c| {
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
+            mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                               "source": "cgroup", "options": options}));
+        });
+        let mountinfo = t.run_sh(&b, "cgmnt", "cat /proc/self/mountinfo");
+        let under: Vec<&str> = mountinfo
+            .lines()
+            .filter(|l| {
+                l.split(' ')
+                    .nth(4)
+                    .is_some_and(|p| p.starts_with("/sys/fs/cgroup"))
+            })
+            .collect();
+        let want = layout().v1.len().max(1);
+        assert!(
+            under.len() >= want,
+            "{options}: {want} mounts wanted:\n{mountinfo}"
+        );
+        for line in under {
+            let flags: Vec<&str> = line.split(' ').nth(5).unwrap().split(',').collect();
+            for f in ["nosuid", "nodev", "noexec"] {
+                assert!(flags.contains(&f), "{options}: {f} missing: {line}");
+            }
+            assert_eq!(flags.contains(&"ro"), ro, "{options}: {line}");
+        }
+    }
+}

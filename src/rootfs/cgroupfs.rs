@@ -3,6 +3,7 @@
 //! hierarchy of the container's own cgroup directory, as runc does, so the
 //! container sees its cgroup and nothing of the host's tree.
 
+use super::options::attr;
 use super::path::{self, Kind};
 use crate::error::{Context, Result};
 use nix::errno::Errno;
@@ -65,25 +66,13 @@ pub fn mount_cgroup(
         let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
         crate::sys::mount_on(t.as_fd(), Some(dir), None::<&str>, bind, None::<&str>)
             .ctx(|| format!("bind {} on {}", dir.display(), sub.display()))?;
-        let t = super::mounts::reopen(root, &sub, Kind::Dir)?;
-        super::mounts::remount_bind(&t, (flags & MsFlags::MS_RDONLY) | safe)
-            .ctx(|| format!("remount {}", sub.display()))?;
     }
+    // The tmpfs and every bind on it at once (one call, not a remount per
+    // hierarchy): nosuid, nodev, noexec, and read-only if asked.
+    let mut attrs = attr::NOSUID | attr::NODEV | attr::NOEXEC;
     if flags.contains(MsFlags::MS_RDONLY) {
-        remount(root, dest, MsFlags::MS_RDONLY | safe)?;
+        attrs |= attr::RDONLY;
     }
-    Ok(())
-}
-
-/// Remount the mount at `p` (reopened: the fd from before names what is under it).
-fn remount(root: BorrowedFd, p: &Path, flags: MsFlags) -> Result<()> {
-    let t = super::mounts::reopen(root, p, Kind::Dir)?;
-    crate::sys::mount_on(
-        t.as_fd(),
-        None::<&str>,
-        None::<&str>,
-        MsFlags::MS_REMOUNT | flags,
-        None::<&str>,
-    )
-    .ctx(|| format!("remount {}", p.display()))
+    let tree = super::mounts::reopen(root, dest, Kind::Dir)?;
+    crate::sys::mount_setattr_recursive(tree.as_fd(), attrs, 0).ctx(what)
 }
