@@ -12,7 +12,9 @@
 set -euo pipefail
 
 out=${1:-target/vm}
-key=$(sha256sum "$0" | cut -d' ' -f1)
+shift $(($# > 0))
+extra=("$@")
+key=$({ cat "$0"; echo "${extra[*]}"; } | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$out/key" 2>/dev/null)" = "$key" ] && [ -f "$out/bookworm.raw" ]; then
 	exit 0
 fi
@@ -32,6 +34,7 @@ packages=(
 	linux-image-amd64 initramfs-tools kmod
 	busybox-static runc golang-github-containers-common strace
 	iproute2 procps util-linux python3
+	"${extra[@]}"
 )
 # unshare mode, as root: mmdebstrap's mounts (proc, sys, dev in the
 # chroot) live in a mount namespace of their own, never on the host.
@@ -96,6 +99,22 @@ chmod 755 "$root/usr/local/sbin/hull-vm-test"
 for unit in serial-getty@ttyS0.service getty@tty1.service timers.target; do
 	ln -sf /dev/null "$root/etc/systemd/system/$unit"
 done
+
+# The extra packages' services (docker, containerd, ...) are not enabled:
+# the run starts what it uses once it has configured it, and a boot under
+# TCG is not made longer by daemons starting before the run (it waits for
+# multi-user.target).
+# (Only units with an [Install] section: systemctl complains of the others.)
+mapfile -t units < <(for pkg in "${extra[@]}"; do
+	for list in "$root/var/lib/dpkg/info/$pkg.list" "$root/var/lib/dpkg/info/$pkg":*.list; do
+		[ ! -f "$list" ] || cat "$list"
+	done
+done | grep -E '^/lib/systemd/system/[^/]+\.(service|socket|timer|path)$' |
+	sed "s|^|$root|" | xargs -r grep -l '^\[Install\]' | xargs -r -n1 basename)
+if [ ${#units[@]} -gt 0 ]; then
+	echo "vm/image.sh: not started at boot: ${units[*]}"
+	systemctl --root="$root" --quiet disable "${units[@]}"
+fi
 
 cp "$(ls "$root"/boot/vmlinuz-* | tail -1)" "$out/vmlinuz"
 cp "$(ls "$root"/boot/initrd.img-* | tail -1)" "$out/initrd.img"
