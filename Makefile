@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 HULL := target/release/hull
 
-.PHONY: all build order deps demo test test-vm lint bench faults clean
+.PHONY: all build order deps demo test test-vm test-vm-engines lint bench faults clean
 
 all: build
 
@@ -61,6 +61,20 @@ test-vm: deps build
 	bash vm/image.sh $(VM)
 	bash vm/payload.sh $(VM)/payload.tar
 	bash vm/run.sh $(VM)/payload.tar $(VM)
+
+# Real engines in the same kind of VM, with the systemd cgroup driver:
+# docker 20.10, podman 4.3 and containerd's ctr (bookworm's), each with
+# runc and with hull: a memory limit, exec, the container's cgroup a
+# systemd scope (its MemoryMax), no unit left once it ends. A table of
+# scenario x runtime (vm/engines.sh); fails if any scenario failed. The
+# engines make an image of their own, target/vm-engines, so test-vm's
+# stays as it is.
+VM_ENGINES := target/vm-engines
+ENGINES_PACKAGES := docker.io containerd podman
+test-vm-engines: build
+	bash vm/deps.sh
+	bash vm/image.sh $(VM_ENGINES) $(ENGINES_PACKAGES)
+	bash vm/engines.sh $(HULL) $(VM_ENGINES)
 
 # Every system call of `hull create` made to fail in turn (an errno, and
 # SIGKILL), then `delete --force`: nothing may be left, hang or panic.
