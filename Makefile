@@ -37,8 +37,9 @@ order: deps
 # What the tests need on a fresh Debian machine (as root): a static
 # busybox for the rootfs, runc for the differential tests, podman's
 # seccomp profile (golang-github-containers-common) for the seccomp tests,
-# strace for the fault-injection tests.
-DEPS := busybox-static runc golang-github-containers-common strace
+# strace for the fault-injection tests, newuidmap/newgidmap (uidmap) for
+# the rootless tests.
+DEPS := busybox-static runc golang-github-containers-common strace uidmap
 deps:
 	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && \

@@ -20,5 +20,6 @@ mod lifecycle;
 mod namespaces;
 mod process;
 mod rootfs;
+mod rootless;
 mod security;
 mod systemd;

@@ -337,6 +337,68 @@ pub fn default_spec() -> Spec {
     spec
 }
 
+/// `hull spec --rootless`: what `runc spec --rootless` changes, for a
+/// container run by a user who is not root. A user namespace instead of a
+/// network namespace (a user cannot make one worth having), the caller's
+/// own uid and gid as the container's root, /sys bound from the host (a
+/// sysfs needs a network namespace of its own), no uid=/gid= mount
+/// options (those ids are not mapped) and no cgroup settings.
+pub fn make_rootless(spec: &mut Spec) {
+    use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, Mount};
+    let own = |id: u32| {
+        LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(id)
+            .size(1u32)
+            .build()
+            .ok()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    if let Some(linux) = spec.linux_mut() {
+        let mut ns = linux.namespaces().clone().unwrap_or_default();
+        ns.retain(|n| {
+            !matches!(
+                n.typ(),
+                LinuxNamespaceType::Network | LinuxNamespaceType::User
+            )
+        });
+        ns.extend(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()
+                .ok(),
+        );
+        linux.set_namespaces(Some(ns));
+        linux.set_uid_mappings(Some(own(nix::unistd::geteuid().as_raw())));
+        linux.set_gid_mappings(Some(own(nix::unistd::getegid().as_raw())));
+        linux.set_resources(None);
+    }
+    let mounts = spec
+        .mounts()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut m| {
+            if m.destination() == Path::new("/sys") {
+                let mut sys = Mount::default();
+                let options = ["rbind", "nosuid", "noexec", "nodev", "ro"].map(String::from);
+                sys.set_destination("/sys".into())
+                    .set_source(Some("/sys".into()))
+                    .set_typ(Some("none".into()))
+                    .set_options(Some(options.to_vec()));
+                return sys;
+            }
+            let options = m.options().clone().map(|o| {
+                let ids = |o: &String| o.starts_with("uid=") || o.starts_with("gid=");
+                o.into_iter().filter(|o| !ids(o)).collect()
+            });
+            m.set_options(options);
+            m
+        });
+    spec.set_mounts(Some(mounts.collect()));
+}
+
 /// Linux fields hull does not implement: an error naming them, never a
 /// silent success.
 fn refuse_unsupported(spec: &Spec) -> Result<()> {

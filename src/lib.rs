@@ -18,6 +18,7 @@ pub mod launch;
 pub mod log;
 pub mod namespaces;
 pub mod rootfs;
+pub mod rootless;
 pub mod security;
 pub mod state;
 pub mod sync;

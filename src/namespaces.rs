@@ -115,6 +115,22 @@ impl Joins {
         Ok(Joins(joins))
     }
 
+    /// Join the user namespace to join, if any, in this process and drop
+    /// it from the list: a user who is not root may join the others (the
+    /// pid namespace too, for children) only from inside it. For good:
+    /// nobody can go back to a parent user namespace.
+    pub fn enter_user_here(&mut self) -> Result<()> {
+        if let Some(i) = self
+            .0
+            .iter()
+            .position(|(t, _)| *t == LinuxNamespaceType::User)
+        {
+            let (typ, fd) = self.0.remove(i);
+            nix::sched::setns(fd.as_fd(), flag(typ)).ctx(|| "join user namespace")?;
+        }
+        Ok(())
+    }
+
     /// setns the pid and time namespaces in the parent: they apply to
     /// children only, so the clone lands in them.
     pub fn enter_for_children(&self) -> Result<ForChildren> {
@@ -192,18 +208,61 @@ fn map_text(maps: &[LinuxIdMapping]) -> String {
         .collect()
 }
 
-/// Write the child's uid/gid maps from the parent.
+/// Write the child's uid/gid maps from the parent. Root writes them
+/// itself. A user who is not root may map only its own id (the gid only
+/// once setgroups is denied in the namespace, as the kernel demands);
+/// wider maps go through the setuid newuidmap/newgidmap (Debian's uidmap),
+/// which allow the ranges /etc/subuid and /etc/subgid grant.
 pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
-    if let Some(maps) = linux.uid_mappings() {
-        std::fs::write(format!("/proc/{pid}/uid_map"), map_text(maps))
-            .ctx(|| "write uid_map (linux.uidMappings)")?;
+    let unprivileged = crate::rootless::unprivileged();
+    let maps = [
+        ("uid", linux.uid_mappings(), nix::unistd::geteuid().as_raw()),
+        ("gid", linux.gid_mappings(), nix::unistd::getegid().as_raw()),
+    ];
+    for (kind, maps, own) in maps {
+        let Some(maps) = maps else { continue };
+        let field = format!("linux.{kind}Mappings");
+        let just_own = matches!(&maps[..], [m] if m.host_id() == own && m.size() == 1);
+        if unprivileged && !just_own {
+            map_with_helper(pid, kind, maps).map_err(|e| Error::at(&field, e))?;
+            continue;
+        }
+        if unprivileged && kind == "gid" {
+            std::fs::write(format!("/proc/{pid}/setgroups"), "deny")
+                .ctx(|| format!("{field}: deny setgroups (needed to map our own gid)"))?;
+        }
+        std::fs::write(format!("/proc/{pid}/{kind}_map"), map_text(maps))
+            .ctx(|| format!("write {kind}_map ({field})"))?;
     }
-    if let Some(maps) = linux.gid_mappings() {
-        std::fs::write(format!("/proc/{pid}/gid_map"), map_text(maps))
-            .ctx(|| "write gid_map (linux.gidMappings)")?;
+    Ok(())
+}
+
+/// `newuidmap PID ID HOST-ID SIZE ...` (or newgidmap).
+fn map_with_helper(
+    pid: i32,
+    kind: &str,
+    maps: &[LinuxIdMapping],
+) -> std::result::Result<(), String> {
+    let helper = format!("new{kind}map");
+    let mut cmd = std::process::Command::new(&helper);
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([m.container_id(), m.host_id(), m.size()].map(|n| n.to_string()));
+    }
+    let out = cmd.stdin(std::process::Stdio::null()).output().map_err(|e| {
+        format!("mapping more than our own {kind} needs {helper} (Debian: apt-get install uidmap): {e}")
+    })?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        let said = said
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>();
+        return Err(format!("{helper} failed: {}", said.join("; ")));
     }
     Ok(())
 }

@@ -32,7 +32,7 @@ start=$SECONDS
 packages=(
 	systemd-sysv udev dbus apparmor
 	linux-image-amd64 initramfs-tools kmod
-	busybox-static runc golang-github-containers-common strace
+	busybox-static runc golang-github-containers-common strace uidmap
 	iproute2 procps util-linux python3
 	"${extra[@]}"
 )

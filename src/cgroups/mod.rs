@@ -77,6 +77,41 @@ trait Manager {
     fn destroy(&self) -> Result<()>;
 }
 
+/// The first part of `resources` that sets a limit, as a config field;
+/// device rules are not limits (see `controllers::devices`).
+fn limits_asked(r: &LinuxResources) -> Option<&'static str> {
+    let set = |v: serde_json::Result<serde_json::Value>| {
+        v.is_ok_and(|v| !v.is_null() && v != serde_json::json!({}) && v != serde_json::json!([]))
+    };
+    [
+        (
+            "linux.resources.memory",
+            set(serde_json::to_value(r.memory())),
+        ),
+        ("linux.resources.cpu", set(serde_json::to_value(r.cpu()))),
+        ("linux.resources.pids", set(serde_json::to_value(r.pids()))),
+        (
+            "linux.resources.blockIO",
+            set(serde_json::to_value(r.block_io())),
+        ),
+        (
+            "linux.resources.hugepageLimits",
+            set(serde_json::to_value(r.hugepage_limits())),
+        ),
+        (
+            "linux.resources.network",
+            set(serde_json::to_value(r.network())),
+        ),
+        ("linux.resources.rdma", set(serde_json::to_value(r.rdma()))),
+        (
+            "linux.resources.unified",
+            set(serde_json::to_value(r.unified())),
+        ),
+    ]
+    .into_iter()
+    .find_map(|(field, set)| set.then_some(field))
+}
+
 /// The `linux.cgroup` object of `hull features` (features-linux.md): the
 /// cgroup versions and managers hull drives, and the controllers listed.
 pub fn features() -> serde_json::Value {
@@ -126,12 +161,27 @@ impl Cgroup {
 
     /// Before the init exists: make the cgroup and set its limits. A
     /// systemd scope cannot exist without a process: nothing yet.
-    pub fn prepare(&self, resources: &LinuxResources) -> Result<()> {
+    /// Rootless ([`crate::rootless::cgroups`]), the hierarchies where we
+    /// may not make a directory are left out (the container stays in our
+    /// cgroup there), unless `resources` asks for limits; returns whether
+    /// any was.
+    pub fn prepare(&mut self, resources: &LinuxResources) -> Result<bool> {
         if self.systemd.is_some() {
-            return Ok(());
+            return Ok(false);
         }
-        self.create()?;
-        self.apply(resources)
+        if !crate::rootless::cgroups() {
+            self.create()?;
+            return self.apply(resources).map(|()| false);
+        }
+        let refused = self.fs.create_permitted()?;
+        if let (Some(e), Some(field)) = (refused.first(), limits_asked(resources)) {
+            return Err(Error::at(
+                field,
+                format!("rootless: {e}; limits need a cgroup delegated to this user"),
+            ));
+        }
+        self.apply(resources)?;
+        Ok(!refused.is_empty())
     }
 
     /// Put the just cloned init in, before it runs any of the container's

@@ -19,9 +19,10 @@ mod update;
     disable_version_flag = true
 )]
 struct Cli {
-    /// Root directory for container state
-    #[arg(long, global = true, default_value = hull::state::DEFAULT_ROOT)]
-    root: PathBuf,
+    /// Root directory for container state (default /run/hull; for a user
+    /// who is not root, $XDG_RUNTIME_DIR/hull)
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
     /// Log file for errors (engines read it)
     #[arg(long, global = true)]
     log: Option<PathBuf>,
@@ -34,8 +35,9 @@ struct Cli {
     /// Use systemd to manage cgroups
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
-    /// Accepted for runc compatibility (hull decides by itself)
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    /// Ignore cgroup permission errors where no limits are asked for:
+    /// true, false or auto (when not root on the host), as runc
+    #[arg(long, value_name = "true|false|auto")]
     rootless: Option<String>,
     /// Print the version
     #[arg(long, short = 'v')]
@@ -167,6 +169,10 @@ enum Cmd {
     Spec {
         #[arg(long, short = 'b', default_value = ".")]
         bundle: PathBuf,
+        /// For a container run by a user who is not root (`runc spec
+        /// --rootless`'s changes)
+        #[arg(long)]
+        rootless: bool,
     },
 }
 
@@ -191,7 +197,17 @@ pub fn main() -> i32 {
         let _ = Cli::command().print_help();
         return 1;
     };
-    match dispatch(&cli.root, cli.systemd_cgroup, cmd) {
+    let rootless = match cli.rootless.as_deref().map(hull::rootless::Mode::parse) {
+        None => hull::rootless::Mode::Auto,
+        Some(Ok(mode)) => mode,
+        Some(Err(e)) => {
+            hull::log::error(e.message());
+            return 1;
+        }
+    };
+    hull::rootless::set(rootless);
+    let root = cli.root.unwrap_or_else(hull::rootless::default_root);
+    match dispatch(&root, cli.systemd_cgroup, cmd) {
         Ok(code) => code,
         Err(e) => {
             hull::log::error(e.message());
@@ -277,12 +293,15 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             Ok(0)
         }
-        Cmd::Spec { bundle } => {
+        Cmd::Spec { bundle, rootless } => {
             let path = bundle.join("config.json");
             if path.exists() {
                 hull::bail!("{} already exists; remove it first", path.display());
             }
-            let spec = hull::config::default_spec();
+            let mut spec = hull::config::default_spec();
+            if rootless {
+                hull::config::make_rootless(&mut spec);
+            }
             let text = serde_json::to_string_pretty(&spec).unwrap_or_default();
             std::fs::write(&path, text + "\n").map_err(|e| {
                 hull::Error::new(format!(

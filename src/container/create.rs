@@ -69,11 +69,17 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
         bail!("--console-socket: given, but config.json: process.terminal is not set");
     }
     sys::check_preserved_fds(opts.preserve_fds)?;
+    if crate::rootless::unprivileged() && !new_user_namespace(&bundle.spec) {
+        return Err(Error::at(
+            "linux.namespaces",
+            "hull is not run by root: the container needs a new user namespace (`hull spec --rootless` writes one)",
+        ));
+    }
     // A bad profile is refused before the host is touched.
     let seccomp = compile_seccomp(&bundle.spec)?;
     let linux = bundle.spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
-    let cgroup = Cgroup::new(cgroups_path, id, opts.cgroup_driver)?;
+    let mut cgroup = Cgroup::new(cgroups_path, id, opts.cgroup_driver)?;
     let dir = StateDir::create(root, id)?;
     // Before the cgroup is recorded as ours: a refused one is not ours to
     // remove.
@@ -104,7 +110,11 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     // Recorded before the cgroup exists: if we die from here on, `delete
     // --force` finds what to remove. On failure, undo in reverse order.
     let result = dir.save(&st).and_then(|()| {
-        cgroup.prepare(&resources(&bundle.spec))?;
+        // Rootless, the hierarchies we may not use are left out.
+        if cgroup.prepare(&resources(&bundle.spec))? {
+            st.cgroup = Some(cgroup.clone());
+            dir.save(&st)?;
+        }
         setup(
             &dir,
             &mut st,
@@ -116,6 +126,14 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
         )
     });
     result.map_err(|e| roll_back(e, dir, &mut st, &cgroup, &bundle.spec))
+}
+
+fn new_user_namespace(spec: &Spec) -> bool {
+    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
+    namespaces
+        .into_iter()
+        .flatten()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User && n.path().is_none())
 }
 
 fn resources(spec: &Spec) -> oci_spec::runtime::LinuxResources {
@@ -210,7 +228,9 @@ fn setup(
         true => Some(namespaces::prepare_time_namespace(spec)?),
         false => None,
     };
-    let bind_sources = match plan.new_ns.user {
+    // Opened by us where we may read more than the container's root will
+    // (a user who is not root may not clone mounts, and reads no more).
+    let bind_sources = match plan.new_ns.user && !crate::rootless::unprivileged() {
         true => crate::rootfs::mounts::open_bind_sources(
             spec.mounts().as_deref().unwrap_or_default(),
             &bundle.mounts,

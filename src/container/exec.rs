@@ -94,7 +94,7 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
         bail!("exec: --console-socket given without a terminal (--tty)");
     }
     sys::check_preserved_fds(opts.preserve_fds)?;
-    let joins = Joins::of_process(st.pid)?;
+    let mut joins = Joins::of_process(st.pid)?;
     let seccomp = create::compile_seccomp(&spec)?;
     let console = if terminal {
         Some(create::connect_console(&console_opt)?)
@@ -104,6 +104,10 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     let chans = sync::pair()?;
     // Drop our lock: a long-running exec must not block state/kill/delete.
     drop(dir);
+    if crate::rootless::unprivileged() {
+        // Only in the container's user namespace may we join its others.
+        joins.enter_user_here()?;
+    }
     let for_children = joins.enter_for_children()?;
     let affinity = process.exec_cpu_affinity().as_ref();
     let our_cpus = RestoreAffinity(nix::sched::sched_getaffinity(Pid::from_raw(0)).ok());

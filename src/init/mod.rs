@@ -25,6 +25,10 @@ pub struct Plan {
     /// Whether the parent runs hooks between mounting and pivot_root.
     pub create_hooks: bool,
     pub seccomp_at: SeccompAt,
+    /// A parent that is not root can write our id maps only while we are
+    /// dumpable (else /proc/<pid>/uid_map is root's): non-dumpable from
+    /// its go on, before anything of the container exists.
+    pub dumpable_until_go: bool,
 }
 
 /// When linux.seccomp's filter loads.
@@ -51,6 +55,7 @@ impl Plan {
                 (true, true) => SeccompAt::AfterNoNewPrivs,
                 (true, false) => SeccompAt::BeforeExec,
             },
+            dumpable_until_go: crate::rootless::unprivileged(),
         }
     }
 }
@@ -231,7 +236,10 @@ fn has_create_hooks(spec: &Spec) -> bool {
 fn begin(init: &Init, also_ours: &[std::os::fd::RawFd]) -> Result<OwnedFd> {
     // Nothing of the container may ptrace us or open /proc/<pid>/exe while
     // we still run the host's hull binary.
-    nix::sys::prctl::set_dumpable(false).ctx(|| "prctl dumpable")?;
+    let not_dumpable = || nix::sys::prctl::set_dumpable(false).ctx(|| "prctl dumpable");
+    if !init.plan.dumpable_until_go {
+        not_dumpable()?;
+    }
     for (target, fd) in init.stdio.iter().flatten().enumerate() {
         // SAFETY: dup2 onto our own stdio; the source stays open in the caller.
         nix::errno::Errno::result(unsafe { libc::dup2(*fd, target as i32) })
@@ -249,6 +257,9 @@ fn begin(init: &Init, also_ours: &[std::os::fd::RawFd]) -> Result<OwnedFd> {
     let fds = own_fd_dir()?;
     init.joins.enter()?;
     init.chan.expect(Msg::Go)?;
+    if init.plan.dumpable_until_go {
+        not_dumpable()?;
+    }
     Ok(fds)
 }
 

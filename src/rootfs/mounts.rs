@@ -187,17 +187,58 @@ fn mount_fs(
     }
     let data = with_mount_label(&opts.data, typ, mount_label);
     let data = (!data.is_empty()).then_some(data.as_str());
-    crate::sys::mount_on(target.as_fd(), Some(source), Some(typ), flags, data).ctx(
-        || match data {
+    let mut mounted = crate::sys::mount_on(target.as_fd(), Some(source), Some(typ), flags, data);
+    if let (Err(nix::errno::Errno::EINVAL), "devpts", Some(d)) = (mounted, typ, data) {
+        // gid=5 where the user namespace maps no gid 5 (a config written
+        // for root): the ptys then belong to the container's root, as crun.
+        let without: Vec<&str> = d.split(',').filter(|o| !o.starts_with("gid=")).collect();
+        if without.len() < d.split(',').count() {
+            let without = without.join(",");
+            mounted = crate::sys::mount_on(
+                target.as_fd(),
+                Some(source),
+                Some(typ),
+                flags,
+                Some(&without),
+            );
+        }
+    }
+    match mounted {
+        // A user namespace may mount sysfs only with a network namespace
+        // of its own: the host's /sys bound instead, as runc does.
+        Err(nix::errno::Errno::EPERM) if typ == "sysfs" => bind_host_sys(root, dest, flags)
+            .ctx(|| format!("{}: bind the host's /sys (sysfs refused)", what()))?,
+        r => r.ctx(|| match data {
             Some(d) => format!("{} (type {typ}, data {d:?})", what()),
             None => format!("{} (type {typ})", what()),
-        },
-    )?;
+        })?,
+    }
     if let Some(old) = old {
         let new = reopen(root, dest, Kind::Dir)?;
         copy_tree(&fd_dir(&old), &fd_dir(&new)).ctx(|| format!("{}: tmpcopyup", what()))?;
     }
     Ok(read_only_later)
+}
+
+/// /sys recursively bound at `dest`, with the mount's flags on all of it.
+fn bind_host_sys(root: BorrowedFd, dest: &Path, flags: MsFlags) -> Result<()> {
+    use super::options::attr;
+    let target = reopen(root, dest, Kind::Dir)?;
+    let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+    crate::sys::mount_on(
+        target.as_fd(),
+        Some("/sys"),
+        None::<&str>,
+        bind,
+        None::<&str>,
+    )?;
+    let mut attrs = attr::NOSUID | attr::NODEV | attr::NOEXEC;
+    if flags.contains(MsFlags::MS_RDONLY) {
+        attrs |= attr::RDONLY;
+    }
+    let tree = reopen(root, dest, Kind::Dir)?;
+    crate::sys::mount_setattr_recursive(tree.as_fd(), attrs, 0)?;
+    Ok(())
 }
 
 /// The destination of a proc or sysfs mount: an ordinary directory, no

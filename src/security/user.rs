@@ -1,14 +1,20 @@
 //! process.user: groups, gid, uid, umask; and HOME from the container's
 //! /etc/passwd when the config does not set it (as runc does).
 
+use crate::bail;
 use crate::error::{Context, Result};
 use oci_spec::runtime::User;
 
 pub fn switch(user: &User, setgroups_allowed: bool) -> Result<()> {
     use crate::sys::{setgroups_thread, setresgid_thread, setresuid_thread};
+    let groups = user.additional_gids().as_deref().unwrap_or_default();
     if setgroups_allowed {
-        let groups = user.additional_gids().as_deref().unwrap_or_default();
         setgroups_thread(groups).ctx(|| "setgroups (process.user.additionalGids)")?;
+    } else if !groups.is_empty() {
+        // Denied where an unprivileged user mapped its own gid.
+        bail!(
+            "process.user.additionalGids: setgroups is denied in this user namespace (a gid map written without newgidmap)"
+        );
     }
     let (uid, gid) = (user.uid(), user.gid());
     setresgid_thread(gid).ctx(|| format!("setgid {gid} (process.user.gid)"))?;

@@ -183,6 +183,37 @@ impl Fs {
     }
 }
 
+impl Fs {
+    /// [`Manager::create`] for a rootless caller: the directories we may
+    /// not make (no delegation there) are left out, and the container
+    /// stays in our own cgroup in those hierarchies. Returns the refusals.
+    pub fn create_permitted(&mut self) -> Result<Vec<Error>> {
+        use nix::errno::Errno;
+        let denied =
+            |e: &Error| matches!(e.errno(), Some(Errno::EACCES | Errno::EPERM | Errno::EROFS));
+        let mut refused = Vec::new();
+        let mut kept = Vec::new();
+        for h in std::mem::take(&mut self.v1.hierarchies) {
+            match h.create() {
+                Ok(()) => kept.push(h),
+                Err(e) if denied(&e) => refused.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        self.v1.hierarchies = kept;
+        if let Some(v2) = &self.v2 {
+            match v2.create() {
+                Err(e) if denied(&e) => {
+                    refused.push(e);
+                    self.v2 = None;
+                }
+                r => r?,
+            }
+        }
+        Ok(refused)
+    }
+}
+
 impl Manager for Fs {
     /// mkdir in every hierarchy and the unified tree (enabling controllers
     /// in v2 subtree_control on the way down).

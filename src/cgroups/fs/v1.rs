@@ -16,6 +16,30 @@ pub struct Hierarchy {
     pub dir: PathBuf,
 }
 
+impl Hierarchy {
+    /// mkdir the container's directory (and its parents).
+    pub fn create(&self) -> Result<()> {
+        if !self
+            .controllers
+            .iter()
+            .any(|c| c == cpuset::CONTROLLER.name)
+        {
+            return dirs::mkdir_all(&self.dir);
+        }
+        // Level by level, for each new cpuset cgroup to get its cpus and
+        // mems before the next one is made below it.
+        let rel = self.dir.strip_prefix(&self.mount).unwrap_or(Path::new(""));
+        let mut parent = self.mount.clone();
+        for part in rel.components() {
+            let cur = parent.join(part);
+            dirs::mkdir_all(&cur)?;
+            cpuset::inherit_v1(&parent, &cur)?;
+            parent = cur;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct V1 {
     pub hierarchies: Vec<Hierarchy>,
@@ -34,23 +58,7 @@ impl V1 {
     }
 
     pub fn create(&self) -> Result<()> {
-        for h in &self.hierarchies {
-            if !h.controllers.iter().any(|c| c == cpuset::CONTROLLER.name) {
-                dirs::mkdir_all(&h.dir)?;
-                continue;
-            }
-            // Level by level, for each new cpuset cgroup to get its cpus
-            // and mems before the next one is made below it.
-            let rel = h.dir.strip_prefix(&h.mount).unwrap_or(Path::new(""));
-            let mut parent = h.mount.clone();
-            for part in rel.components() {
-                let cur = parent.join(part);
-                dirs::mkdir_all(&cur)?;
-                cpuset::inherit_v1(&parent, &cur)?;
-                parent = cur;
-            }
-        }
-        Ok(())
+        self.hierarchies.iter().try_for_each(Hierarchy::create)
     }
 
     /// The directory whose cgroup.procs (recursively) lists the container.

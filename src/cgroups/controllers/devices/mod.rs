@@ -31,6 +31,12 @@ pub const CONTROLLER: Controller = Controller {
 /// A container created without rules gets just the defaults, where the
 /// host has the controller; an update without rules leaves them alone.
 fn set(r: &LinuxResources, update: bool, at: &dyn Locate) -> Result<()> {
+    // Rootless without the host's root, neither devices.deny nor a device
+    // program may be set (both need CAP_SYS_ADMIN there): the user
+    // namespace and the nodes bound from the host bound access, as runc.
+    if crate::rootless::cgroups() && !crate::rootless::host_root() {
+        return Ok(());
+    }
     let Some((rules, explicit)) = effective_rules(r, update)? else {
         return Ok(());
     };
