@@ -992,11 +992,14 @@ fn controllers_this_host_lacks_are_clear_errors() {
     cases.push(match (&layout().unified, hier("memory")) {
         (None, _) => (
             json!({"unified": {"memory.high": "1000000"}}),
-            "linux.resources.unified: this host has no cgroup v2 hierarchy".into(),
+            "linux.resources.unified: invalid configuration: this host has no cgroup v2 hierarchy"
+                .into(),
         ),
         (Some(_), Some(Hier::V1)) => (
             json!({"unified": {"memory.high": "1000000"}}),
-            "linux.resources.unified.memory.high: the memory controller is not enabled in".into(),
+            "linux.resources.unified.memory.high: invalid configuration: \
+             this host has the memory controller in cgroup v1"
+                .into(),
         ),
         (Some(_), _) => (
             json!({"unified": {"net_cls.classid": "1"}}),
@@ -1014,6 +1017,41 @@ fn controllers_this_host_lacks_are_clear_errors() {
             assert!(!dir.exists(), "{id}: cgroup {} left", dir.display());
         }
     }
+}
+
+/// v1 resources with `unified` files of a controller this host has in
+/// cgroup v1 (runc bats: "cgroup v1 + unified resources should fail"):
+/// refused as an invalid configuration naming the key, before anything
+/// is written, also by `update`.
+#[test]
+fn unified_files_of_a_v1_controller_are_refused_before_any_write() {
+    if layout().unified.is_none() || hier("memory") != Some(Hier::V1) {
+        eprintln!("memory is not a cgroup v1 controller on a hybrid host here: nothing to refuse");
+        return;
+    }
+    let t = Test::new();
+    let want = "linux.resources.unified.memory.min: invalid configuration: \
+                this host has the memory controller in cgroup v1, not in the unified tree";
+    let b = t.bundle();
+    set_resources(
+        &b,
+        json!({"memory": {"limit": 64 * MIB}, "unified": {"memory.min": "131072"}}),
+    );
+    t.create(&b, "v1u").fails_with(want);
+    t.assert_nothing_left("v1u");
+
+    let b = t.bundle();
+    set_resources(&b, json!({"memory": {"limit": 64 * MIB}}));
+    b.args(&["sleep", "1000"]);
+    t.run_detached(&b, "v1up");
+    let update = br#"{"memory": {"limit": 134217728}, "unified": {"memory.min": "131072"}}"#;
+    let mut cmd = t.command(&["update", "--resources", "-", "v1up"]);
+    t.try_output(&mut cmd, Some(update))
+        .unwrap()
+        .fails_with(want);
+    let limit = cg_read(&b, "memory", "memory.limit_in_bytes", "memory.max");
+    assert_eq!(limit, (64 * MIB).to_string(), "the v1 limit was written");
+    t.hull(&["delete", "--force", "v1up"]).ok();
 }
 
 // ---------------------------------------------------------------------------

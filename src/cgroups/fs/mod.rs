@@ -7,6 +7,7 @@ pub mod dirs;
 mod v1;
 mod v2;
 
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
@@ -181,6 +182,36 @@ impl Fs {
         }
         targets.iter().try_for_each(|t| dirs::add_pid(t, pid))
     }
+
+    /// `unified` holds cgroup v2 files: refused before anything is
+    /// written without a unified tree, or for a controller this host has
+    /// in a v1 hierarchy (runc refuses `unified` on any v1 host).
+    fn check_unified(&self, unified: &HashMap<String, String>) -> Result<()> {
+        const INVALID: &str = "invalid configuration";
+        if self.v2.is_none() {
+            bail!("linux.resources.unified: {INVALID}: this host has no cgroup v2 hierarchy");
+        }
+        let mut keys: Vec<&String> = unified.keys().collect();
+        keys.sort();
+        for key in keys {
+            let prefix = key.split('.').next().unwrap_or_default();
+            let in_v1 = controllers::ALL
+                .iter()
+                .find(|c| matches!(c.v2, Unified::Listed(name) if name == prefix))
+                .filter(|c| self.v1.dir(c).is_some());
+            if let Some(c) = in_v1 {
+                return Err(Error::at(
+                    &format!("linux.resources.unified.{key}"),
+                    format!(
+                        "{INVALID}: this host has the {} controller in cgroup v1, \
+                         not in the unified tree",
+                        c.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Fs {
@@ -227,6 +258,10 @@ impl Manager for Fs {
     }
 
     fn apply(&self, resources: &LinuxResources, update: bool) -> Result<()> {
+        let unified = resources.unified().as_ref().filter(|u| !u.is_empty());
+        if let Some(u) = unified {
+            self.check_unified(u)?;
+        }
         for controller in controllers::ALL {
             if let Some(set) = controller.set {
                 let at = At {
@@ -236,11 +271,8 @@ impl Manager for Fs {
                 set(resources, update, &at)?;
             }
         }
-        if let Some(u) = resources.unified().as_ref().filter(|u| !u.is_empty()) {
-            match &self.v2 {
-                Some(v2) => v2.unified(u)?,
-                None => bail!("linux.resources.unified: this host has no cgroup v2 hierarchy"),
-            }
+        if let (Some(u), Some(v2)) = (unified, &self.v2) {
+            v2.unified(u)?;
         }
         Ok(())
     }

@@ -336,7 +336,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.message(),
-            "linux.resources.unified: this host has no cgroup v2 hierarchy"
+            "linux.resources.unified: invalid configuration: this host has no cgroup v2 hierarchy"
         );
         let e =
             f.cg.apply(&resources(
