@@ -1614,14 +1614,15 @@ fn exec_cgroup_joins_a_sub_cgroup_in_every_hierarchy() {
     }
     // Missing everywhere, or in one hierarchy: refused, and the process
     // joins none.
+    let missing = format!("{}/s/cgroup.procs: no such file", dirs[0].display());
     t.hull(&["exec", "--cgroup", "s", "sub", "true"])
-        .fails_with("does not exist");
+        .fails_with(&missing);
     if dirs.len() > 1 {
         for d in &dirs[1..] {
             fs::create_dir(d.join("s")).unwrap();
         }
         t.hull(&["exec", "--cgroup", "s", "sub", "true"])
-            .fails_with("does not exist");
+            .fails_with(&missing);
         for d in &dirs[1..] {
             let procs = fs::read_to_string(d.join("s/cgroup.procs")).unwrap();
             assert_eq!(procs, "", "{}", d.display());
@@ -1652,6 +1653,66 @@ fn exec_cgroup_joins_a_sub_cgroup_in_every_hierarchy() {
         "{want}:\n{out}"
     );
     t.hull(&["delete", "--force", "sub"]).ok();
+}
+
+/// runc's `--cgroup CONTROLLER[,CONTROLLER]:PATH`, repeatable: those
+/// controllers' v1 hierarchies get the path, the others keep the
+/// container's cgroup. A path out of it, an unknown controller or a
+/// missing sub-cgroup is refused in runc's words (its bats match them).
+#[test]
+fn exec_cgroup_takes_a_path_per_v1_controller() {
+    let t = Test::new();
+    let b = t.bundle();
+    b.args(&["sleep", "1000"]);
+    t.run_detached(&b, "subc");
+    let exec = |args: &[&str]| {
+        let mut all = vec!["exec"];
+        all.extend(args);
+        t.hull(&all)
+    };
+    exec(&["--cgroup", "..", "subc", "true"]).fails_with("--cgroup: .. is not a sub cgroup path");
+    exec(&["--cgroup", "a", "--cgroup", "b", "subc", "true"])
+        .fails_with("--cgroup a: with more than one --cgroup, each needs a CONTROLLER: prefix");
+    exec(&["--cgroup", "whaaat:/", "subc", "true"])
+        .fails_with("--cgroup: unknown controller whaaat");
+    let out = exec(&["--cgroup", "nope", "subc", "true"]);
+    out.fails_with("--cgroup: adding pid ");
+    out.fails_with("/nope/cgroup.procs: no such file or directory");
+
+    if ["memory", "cpu", "cpuacct"]
+        .iter()
+        .any(|c| hier(c) != Some(Hier::V1))
+    {
+        exec(&["--cgroup", "memory:m", "subc", "true"])
+            .fails_with("--cgroup: unknown controller memory");
+        eprintln!("memory, cpu and cpuacct are not all cgroup v1 hierarchies here");
+        t.hull(&["delete", "--force", "subc"]).ok();
+        return;
+    }
+    for (ctl, sub) in [("memory", "m"), ("cpu", "c"), ("cpuacct", "c")] {
+        fs::create_dir_all(cg_dir(&b, ctl).join(sub)).unwrap();
+    }
+    let args = ["--cgroup", "memory:m", "--cgroup", "cpu,cpuacct:/c"];
+    let out = exec(&[&args[..], &["subc", "cat", "/proc/self/cgroup"]].concat()).ok();
+    let base = cgroups_path(&b);
+    for line in out.lines() {
+        // ID:CONTROLLERS:PATH, the host's path (no cgroup namespace).
+        let mut parts = line.splitn(3, ':');
+        let ctls: Vec<&str> = parts.nth(1).unwrap().split(',').collect();
+        let sub = if ctls.contains(&"memory") {
+            "/m"
+        } else if ctls.contains(&"cpu") || ctls.contains(&"cpuacct") {
+            "/c"
+        } else {
+            ""
+        };
+        assert_eq!(
+            parts.next().unwrap(),
+            format!("{base}{sub}"),
+            "{line}\n{out}"
+        );
+    }
+    t.hull(&["delete", "--force", "subc"]).ok();
 }
 
 /// Every container cgroup dir is gone after delete, in every hierarchy.

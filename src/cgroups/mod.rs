@@ -11,6 +11,7 @@ mod files;
 mod fs;
 mod mounts;
 mod stats;
+mod sub;
 mod systemd;
 
 #[cfg(test)]
@@ -32,6 +33,7 @@ pub use mounts::{Mode, mode};
 
 use mounts::Mounts;
 pub use stats::Stats;
+pub use sub::SubCgroups;
 
 /// Where a container's cgroup lives; serialisable so the state dir can keep
 /// it, in the form state files had before there were drivers (`{"v1":
@@ -341,9 +343,9 @@ impl Cgroup {
         self.fs.unified_dir()
     }
 
-    /// Put `pid` in the existing sub-cgroup `sub` of the container's, in
-    /// every hierarchy (`exec --cgroup`).
-    pub fn add_pid_to(&self, sub: &str, pid: i32) -> Result<()> {
-        self.fs.add_pid_to(sub, pid)
+    /// Put `pid` in existing sub-cgroups of the container's (`exec
+    /// --cgroup`), see [`SubCgroups`].
+    pub fn add_pid_to(&self, subs: &SubCgroups, pid: i32) -> Result<()> {
+        self.fs.add_pid_to(subs, pid)
     }
 }

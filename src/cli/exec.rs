@@ -46,9 +46,9 @@ pub struct ExecArgs {
     preserve_fds: u32,
     #[arg(long = "ignore-paused")]
     ignore_paused: bool,
-    /// Sub-cgroup of the container's to run in
+    /// Sub-cgroup of the container's to run in: [CONTROLLER[,CONTROLLER]:]PATH (repeatable)
     #[arg(long)]
-    cgroup: Option<String>,
+    cgroup: Vec<String>,
     pub id: String,
     /// The command and its arguments (without --process)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -83,7 +83,7 @@ pub fn run(root: &std::path::Path, a: ExecArgs) -> Result<i32> {
         },
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
-        sub_cgroup: a.cgroup,
+        sub_cgroups: a.cgroup,
         pidfd_socket: a.pidfd_socket,
     };
     container::exec::exec(root, &a.id, &process, &opts)

@@ -5,6 +5,7 @@
 
 use super::create::{self, Console};
 use crate::bail;
+use crate::cgroups::SubCgroups;
 use crate::error::{Error, Result};
 use crate::foreground::{Signals, Tty};
 use crate::init::{self, Init, Plan};
@@ -24,8 +25,9 @@ pub struct ExecOptions {
     pub console: Console,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
-    /// A sub-cgroup of the container's to join (`--cgroup`).
-    pub sub_cgroup: Option<String>,
+    /// Sub-cgroups of the container's to join: `--cgroup`'s arguments,
+    /// `[CONTROLLER[,CONTROLLER]:]PATH` (see [`crate::cgroups::SubCgroups`]).
+    pub sub_cgroups: Vec<String>,
     /// `--pidfd-socket`: a unix socket to send the process's pidfd to.
     pub pidfd_socket: Option<std::path::PathBuf>,
 }
@@ -94,6 +96,8 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
         bail!("exec: --console-socket given without a terminal (--tty)");
     }
     sys::check_preserved_fds(opts.preserve_fds)?;
+    // Checked before there is a process to kill over it.
+    let subs = SubCgroups::parse(&opts.sub_cgroups)?;
     let mut joins = Joins::of_process(st.pid)?;
     let seccomp = create::compile_seccomp(&spec)?;
     let console = if terminal {
@@ -133,12 +137,12 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     let in_parent = |child: &create::Created, chan: &Channel| {
         // Our own settings back: we may live on (wait, library callers).
         drop((for_children, our_cpus));
-        parent_side(&st, &spec, opts, seccomp.as_ref(), child, chan)
+        parent_side(&st, &spec, opts, &subs, seccomp.as_ref(), child, chan)
     };
     // Born in the container's unified directory, unless bound elsewhere.
-    let born_in = match &opts.sub_cgroup {
-        None => st.cgroup.as_ref().and_then(|c| c.unified_fd()),
-        Some(_) => None,
+    let born_in = match subs.is_empty() {
+        true => st.cgroup.as_ref().and_then(|c| c.unified_fd()),
+        false => None,
     };
     let born_in = born_in.as_ref().map(std::os::fd::AsFd::as_fd);
     let created = match launch::launch("clone exec process", 0, born_in, chans, in_child, in_parent)
@@ -174,15 +178,17 @@ fn parent_side(
     st: &State,
     spec: &Spec,
     opts: &ExecOptions,
+    subs: &SubCgroups,
     seccomp: Option<&crate::security::seccomp::Filter>,
     child: &create::Created,
     chan: &Channel,
 ) -> Result<()> {
     let pid = child.pid;
     if let Some(cgroup) = &st.cgroup {
-        match &opts.sub_cgroup {
-            Some(sub) => cgroup.add_pid_to(sub, pid)?,
-            None => cgroup.add_pid(pid, child.in_cgroup)?,
+        if subs.is_empty() {
+            cgroup.add_pid(pid, child.in_cgroup)?;
+        } else {
+            cgroup.add_pid_to(subs, pid)?;
         }
     }
     chan.send(&Msg::Go)?;

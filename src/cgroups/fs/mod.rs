@@ -14,6 +14,7 @@ use oci_spec::runtime::LinuxResources;
 
 use super::controllers::{self, Controller, Dir, Locate, Unified, freezer, memory};
 use super::mounts::{self, Mounts};
+use super::sub::SubCgroups;
 use super::{Manager, Stats};
 use crate::bail;
 use crate::error::{Error, Result};
@@ -165,20 +166,39 @@ impl Fs {
         dirs.try_for_each(|h| dirs::add_pid(&h.dir, pid))
     }
 
-    /// Put `pid` in the existing sub-cgroup `sub` of the container's, in
-    /// every hierarchy.
-    pub fn add_pid_to(&self, sub: &str, pid: i32) -> Result<()> {
-        let sub = Path::new(sub.trim_start_matches('/'));
-        if sub.components().any(|c| !matches!(c, Component::Normal(_))) {
-            bail!(
-                "--cgroup {}: must be a path below the container's cgroup",
-                sub.display()
-            );
+    /// Put `pid` in existing sub-cgroups of the container's (`exec
+    /// --cgroup`): in each v1 hierarchy the one `subs` gives for it, in the
+    /// unified tree the one for all.
+    pub fn add_pid_to(&self, subs: &SubCgroups, pid: i32) -> Result<()> {
+        let known: Vec<&str> = (self.v1.hierarchies.iter())
+            .flat_map(|h| h.controllers.iter().map(String::as_str))
+            .collect();
+        // The unified tree has one path for all its controllers.
+        if let Some(c) = subs.controllers().find(|c| !known.contains(c)) {
+            let have = if known.is_empty() {
+                "no cgroup v1 hierarchy here: give one PATH".to_string()
+            } else {
+                format!("this host's cgroup v1 ones: {}", known.join(", "))
+            };
+            return Err(Error::at(
+                "--cgroup",
+                format!("unknown controller {c} ({have})"),
+            ));
         }
-        let targets: Vec<PathBuf> = self.all_dirs().map(|d| d.join(sub)).collect();
+        let mut targets = Vec::new();
+        for h in &self.v1.hierarchies {
+            targets.push(h.dir.join(subs.for_hierarchy(&h.controllers)?));
+        }
+        if let Some(v2) = &self.v2 {
+            targets.push(v2.dir.join(subs.for_hierarchy(&[])?));
+        }
         // All of them checked first: no process left half-moved.
-        if let Some(missing) = targets.iter().find(|t| !t.is_dir()) {
-            bail!("--cgroup: {} does not exist", missing.display());
+        for procs in targets.iter().map(|t| t.join("cgroup.procs")) {
+            if let Err(e) = std::fs::metadata(&procs) {
+                let e = Error::from(e);
+                let msg = format!("adding pid {pid} to {}: {e}", procs.display());
+                return Err(Error::at("--cgroup", msg));
+            }
         }
         targets.iter().try_for_each(|t| dirs::add_pid(t, pid))
     }
