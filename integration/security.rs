@@ -1135,12 +1135,13 @@ fn seccomp_notify_without_a_listener_is_an_error_naming_it() {
     profile["listenerPath"] = json!(t.dir.join("listener.sock"));
     seccomp(&b, profile);
     b.args(&["true"]);
-    create_fails(
-        &t,
-        &b,
-        "notify",
-        &["linux.seccomp.listenerPath", "listener.sock"],
+    let sock = t.dir.join("listener.sock");
+    let want = format!(
+        "linux.seccomp.listenerPath: failed to connect with seccomp agent at {}: \
+         no such file or directory",
+        sock.display()
     );
+    create_fails(&t, &b, "notify", &[&want]);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! (config-linux.md), one connection per process.
 
 use crate::bail;
-use crate::error::{Context, Result};
+use crate::error::{Error, Result};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
 use serde_json::{Value, json};
 use std::os::fd::{AsFd, OwnedFd};
@@ -44,8 +44,12 @@ pub fn send_listener(
     let Some(path) = profile.listener_path() else {
         bail!("linux.seccomp.listenerPath: missing")
     };
-    let what = || format!("linux.seccomp.listenerPath: {}", path.display());
-    let sock = UnixStream::connect(path).ctx(what)?;
+    // runc's words for an agent not listening, which its tests match.
+    let failed = |what: &str, e: Error| {
+        let detail = format!("{what} seccomp agent at {}: {e}", path.display());
+        Error::at("linux.seccomp.listenerPath", detail)
+    };
+    let sock = UnixStream::connect(path).map_err(|e| failed("failed to connect with", e.into()))?;
     let msg = json!({
         "ociVersion": crate::container::state::OCI_VERSION,
         "fds": ["seccompFd"],
@@ -54,5 +58,5 @@ pub fn send_listener(
         "state": state,
     });
     crate::sys::send_fd(sock.as_fd(), listener.as_fd(), &msg.to_string())
-        .map_err(|e| crate::error::Error::new(format!("{}: {e}", what())))
+        .map_err(|e| failed("failed to send the listener to the", e))
 }
