@@ -944,6 +944,16 @@ fn a_failing_create_runtime_or_container_hook_fails_create() {
         t.create(&b, id).fails_with(kind);
         t.assert_nothing_left(id);
     }
+    // A hook's death names the signal.
+    for (kind, id) in [("createRuntime", "crt-sig"), ("createContainer", "cct-sig")] {
+        let b = one_hook(&t, kind, "echo going >&2; kill -TERM $$", None);
+        b.args(&["true"]);
+        let want = format!(
+            "hooks.{kind}[0]: error running hook /bin/sh: killed by SIGTERM (terminated): going"
+        );
+        t.create(&b, id).fails_with(&want);
+        t.assert_nothing_left(id);
+    }
 }
 
 #[test]
@@ -1046,7 +1056,7 @@ fn start_container_hooks_get_the_process_env_and_fail_start() {
     t.create(&b, "scfail").ok();
     let out = t.start("scfail");
     assert_eq!(out.code, 1, "{out}");
-    out.fails_with("hooks.startContainer[0] (/bin/sh): exit status 6: nope");
+    out.fails_with("hooks.startContainer[0]: error running hook /bin/sh: exit status 6: nope");
     t.wait_status("scfail", "stopped");
     t.delete("scfail").ok();
 }

@@ -37,11 +37,11 @@ pub fn run_all_warn(kind: &str, hooks: Option<&Vec<Hook>>, state: &str) {
     }
 }
 
+/// "error running hook", as runc words it (its tests and log readers
+/// look for it).
 fn in_hook(kind: &str, i: usize, hook: &Hook, e: Error) -> Error {
-    Error::new(format!(
-        "hooks.{kind}[{i}] ({}): {e}",
-        hook.path().display()
-    ))
+    let detail = format!("error running hook {}: {e}", hook.path().display());
+    Error::at(&format!("hooks.{kind}[{i}]"), detail)
 }
 
 pub fn run(hook: &Hook, state: &str, env: DefaultEnv) -> Result<()> {
@@ -119,10 +119,33 @@ pub fn run(hook: &Hook, state: &str, env: DefaultEnv) -> Result<()> {
         match status.code() {
             Some(code) if err.is_empty() => bail!("exit status {code}"),
             Some(code) => bail!("exit status {code}: {err}"),
-            None => bail!("killed by a signal: {err}"),
+            None => {
+                let sig = std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0);
+                let how = signal_text(sig);
+                match err {
+                    "" => bail!("killed by {how}"),
+                    _ => bail!("killed by {how}: {err}"),
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// `SIGSYS (bad system call)`: a seccomp kill is then plain to see.
+fn signal_text(sig: i32) -> String {
+    let name =
+        nix::sys::signal::Signal::try_from(sig).map_or(format!("signal {sig}"), |s| s.to_string());
+    // SAFETY: strsignal returns a string that stays valid until the next
+    // call in this thread; it is copied at once.
+    let desc = unsafe { std::ffi::CStr::from_ptr(nix::libc::strsignal(sig)) };
+    let desc = desc.to_string_lossy();
+    let mut chars = desc.chars();
+    let lower: String = chars
+        .next()
+        .map(|c| c.to_lowercase().chain(chars).collect())
+        .unwrap_or_default();
+    format!("{name} ({lower})")
 }
 
 /// The most of a hook's stderr kept for the error message.
