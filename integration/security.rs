@@ -1070,6 +1070,39 @@ fn seccomp_kill_trap_and_log_actions() {
     }
 }
 
+/// startContainer hooks run under the container's filter also when it
+/// loads last, right before execve (noNewPrivileges), as in runc (bats:
+/// seccomp "startContainer hook"); a hook it kills names the signal. The
+/// filter is loaded once: a profile that forbids seccomp(2) itself still
+/// starts the program after the hooks.
+#[test]
+fn seccomp_applies_to_start_container_hooks() {
+    let t = Test::new();
+    let b = t.bundle();
+    writable_tmp(&b);
+    let kill = json!([{"names": ["mkdir", "mkdirat", "seccomp"], "action": "SCMP_ACT_KILL"}]);
+    seccomp(&b, allow_but(kill));
+    b.args(&["true"]);
+    let hook = |path: &str, args: &[&str]| {
+        b.config(|c| {
+            assert_eq!(c["process"]["noNewPrivileges"], true);
+            c["hooks"] = json!({"startContainer": [{"path": path, "args": args}]});
+        });
+    };
+    hook("/bin/mkdir", &["mkdir", "/tmp/d"]);
+    t.create(&b, "schook").ok();
+    t.start("schook").fails_with(
+        "hooks.startContainer[0]: error running hook /bin/mkdir: killed by SIGSYS (bad system call)",
+    );
+    t.wait_status("schook", "stopped");
+    t.delete("schook").ok();
+
+    hook("/bin/true", &["true"]);
+    b.args(&["echo", "ran"]);
+    let out = t.run(&b, "schook2").ok();
+    assert_eq!(out.stdout, "ran\n", "loaded twice? {out}");
+}
+
 #[test]
 fn seccomp_flags_are_accepted() {
     let t = Test::new();

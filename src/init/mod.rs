@@ -140,13 +140,19 @@ pub fn create(init: Init, c: Container) -> ! {
     };
     let hooks = init.spec.hooks().as_ref();
     let hooks = hooks.and_then(|h| h.start_container().as_ref());
+    let mut seccomp = late_seccomp(&init);
     let e = match (hooks, &state) {
         (Some(hooks), Some(state)) => {
-            crate::hooks::run_all("startContainer", Some(hooks), state, process_env(&init)).err()
+            // As runc: the hooks run under the filter, as the process
+            // they start will (so it is loaded now, and only once).
+            let loaded = seccomp.take().map_or(Ok(None), security::seccomp::load);
+            let env = process_env(&init);
+            let run = || crate::hooks::run_all("startContainer", Some(hooks), state, env);
+            loaded.and_then(|_| run()).err()
         }
         _ => None,
     };
-    let e = e.unwrap_or_else(|| exec_program(&init, prepared, &fds));
+    let e = e.unwrap_or_else(|| exec_program(&init, prepared, &fds, seccomp));
     // `start` reads the fifo to its end: what follows our byte is why we
     // did not exec, and its error (it closes at a successful execve).
     use std::io::Write;
@@ -175,7 +181,7 @@ pub fn exec(init: Init) -> ! {
     if let Err(e) = init.chan.send(&Msg::Ready) {
         fail_setup(&init, e)
     }
-    let e = exec_program(&init, prepared, &fds);
+    let e = exec_program(&init, prepared, &fds, late_seccomp(&init));
     fail_started(&init, e)
 }
 
@@ -445,20 +451,28 @@ fn own_fd_dir() -> Result<OwnedFd> {
         .ctx(|| "open /proc/self/fd")
 }
 
-/// Default signals, no fd but stdio and the preserved ones, a late
-/// seccomp filter, then execve through the trampoline. Returns only on
-/// failure.
-fn exec_program(init: &Init, p: Prepared, fds: &OwnedFd) -> Error {
+/// The filter still to load right before execve ([`SeccompAt::BeforeExec`]).
+fn late_seccomp<'a>(init: &Init<'a>) -> Option<&'a security::seccomp::Filter> {
+    init.seccomp
+        .filter(|_| init.plan.seccomp_at == SeccompAt::BeforeExec)
+}
+
+/// Default signals, no fd but stdio and the preserved ones, the late
+/// seccomp filter if not loaded yet, then execve through the trampoline.
+/// Returns only on failure.
+fn exec_program(
+    init: &Init,
+    p: Prepared,
+    fds: &OwnedFd,
+    seccomp: Option<&security::seccomp::Filter>,
+) -> Error {
     // The program starts with default signal handling whatever our caller
     // ignored or blocked (a shim or `nohup` may ignore some).
     reset_signals();
     if let Err(e) = crate::sys::cloexec_from(3 + init.preserve_fds, fds.as_fd()) {
         return Error::new(format!("close fds: {}", Error::from(e)));
     }
-    if init.plan.seccomp_at == SeccompAt::BeforeExec
-        && let Some(filter) = init.seccomp
-        && let Err(e) = security::seccomp::load(filter)
-    {
+    if let Some(Err(e)) = seccomp.map(security::seccomp::load) {
         return e;
     }
     let e = security::trampoline::exec(p.trampoline.as_ref(), &p.program, &p.argv, &p.env);
