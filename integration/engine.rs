@@ -1350,7 +1350,7 @@ fn features_validates_against_the_oci_schema() {
     ] {
         assert_eq!(linux[key]["enabled"], want, "{key}");
     }
-    assert_eq!(linux["mountExtensions"]["idmap"]["enabled"], false);
+    assert_eq!(linux["mountExtensions"]["idmap"]["enabled"], true);
     assert_eq!(linux["seccomp"]["enabled"], true);
     // The systemd driver where it works: systemd as init, pure cgroup v2.
     let systemd = Path::new("/run/systemd/system").is_dir()

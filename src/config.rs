@@ -403,9 +403,10 @@ pub fn make_rootless(spec: &mut Spec) {
 /// silent success.
 fn refuse_unsupported(spec: &Spec) -> Result<()> {
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+        // One user namespace carries both: neither may be left to chance.
+        if m.uid_mappings().is_some() != m.gid_mappings().is_some() {
             bail!(
-                "config.json: mounts[{i}].uidMappings: idmapped mounts are not supported by hull"
+                "config.json: mounts[{i}]: an idmapped mount needs both uidMappings and gidMappings"
             );
         }
     }

@@ -53,7 +53,7 @@ pub fn features() -> Value {
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}},
+            "mountExtensions": {"idmap": {"enabled": true}},
             "netDevices": {"enabled": false},
             "memoryPolicy": {
                 "modes": names(sched::MEMORY_POLICY_MODES),

@@ -229,13 +229,14 @@ fn setup(
         false => None,
     };
     // Opened by us where we may read more than the container's root will
-    // (a user who is not root may not clone mounts, and reads no more).
-    let bind_sources = match plan.new_ns.user && !crate::rootless::unprivileged() {
-        true => crate::rootfs::mounts::open_bind_sources(
-            spec.mounts().as_deref().unwrap_or_default(),
-            &bundle.mounts,
-            &bundle.dir,
-        )?,
+    // (a user who is not root may not clone mounts, and reads no more),
+    // and wherever a mount is idmapped.
+    let all_binds = plan.new_ns.user && !crate::rootless::unprivileged();
+    let idmapped = bundle.mounts.iter().any(|o| o.idmap.is_some());
+    let bind_sources = match all_binds || idmapped {
+        true => {
+            crate::rootfs::mounts::open_bind_sources(spec, &bundle.mounts, &bundle.dir, all_binds)?
+        }
         false => Vec::new(),
     };
     let for_children = joins.enter_for_children()?;

@@ -67,7 +67,8 @@ pub struct Container<'a> {
     /// Each of the spec's mounts' options, parsed by config::load.
     pub mounts: &'a [MountOptions],
     /// With a user namespace of its own, the bind mounts' sources opened
-    /// by the parent as host root (rootfs::open_bind_sources); else empty.
+    /// by the parent as host root, and the idmapped ones
+    /// (rootfs::mounts::open_bind_sources); else empty.
     pub bind_sources: Vec<Option<OwnedFd>>,
     pub no_pivot: bool,
     /// The exec fifo's O_PATH fd, reopened to wait for `start`.

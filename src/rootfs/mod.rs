@@ -3,6 +3,7 @@
 
 pub mod cgroupfs;
 pub mod devices;
+pub mod idmap;
 pub mod mounts;
 pub mod options;
 pub mod path;

@@ -25,25 +25,40 @@ pub struct Entry<'a> {
 /// The bind mounts' sources as detached copies of their mounts
 /// (open_tree(2) OPEN_TREE_CLONE), made by the parent while it is still
 /// host root: in a user namespace of its own the init may not reach them
-/// (a 0700 directory on the way), yet runc binds them. The init moves each
-/// onto its target (a plain bind from another mount namespace is refused).
-/// One entry per mount, None for the others.
+/// (a 0700 directory on the way), yet runc binds them; and an idmapped
+/// mount can only be made of a detached copy. The init moves each onto
+/// its target (a plain bind from another mount namespace is refused).
+/// `all`: every bind mount, else only the idmapped ones. One entry per
+/// mount, None for the others.
 pub fn open_bind_sources(
-    mounts: &[Mount],
+    spec: &oci_spec::runtime::Spec,
     opts: &[MountOptions],
     bundle: &Path,
+    all: bool,
 ) -> Result<Vec<Option<OwnedFd>>> {
-    let open = |(i, (m, o)): (usize, (&Mount, &MountOptions))| -> Result<Option<OwnedFd>> {
+    let mut usernses = super::idmap::UserNamespaces::default();
+    let mounts = spec.mounts().as_deref().unwrap_or_default();
+    let mut open = |(i, (m, o)): (usize, (&Mount, &MountOptions))| -> Result<Option<OwnedFd>> {
         let Some(src) = m.source().as_ref().filter(|_| o.is_bind()) else {
             return Ok(None);
         };
+        if !all && o.idmap.is_none() {
+            return Ok(None);
+        }
         let src = bundle.join(src);
         let recursive = o.flags.contains(MsFlags::MS_REC);
-        crate::sys::clone_tree(&src, recursive)
-            .map(Some)
-            .ctx(|| format!("mounts[{i}]: open source {}", src.display()))
+        let tree = crate::sys::clone_tree(&src, recursive)
+            .ctx(|| format!("mounts[{i}]: open source {}", src.display()))?;
+        if let Some(idmap) = o.idmap {
+            let field = format!("mounts[{i}]");
+            let userns = usernses.for_mount(spec, m).map_err(|e| e.within(&field))?;
+            let recursive = idmap == super::options::Idmap::Recursive;
+            crate::sys::mount_setattr_idmap(tree.as_fd(), userns, recursive)
+                .ctx(|| format!("{field}: idmap {}", src.display()))?;
+        }
+        Ok(Some(tree))
     };
-    mounts.iter().zip(opts).enumerate().map(open).collect()
+    mounts.iter().zip(opts).enumerate().map(&mut open).collect()
 }
 
 /// Mount an entry of the config into the rootfs opened as `root`.

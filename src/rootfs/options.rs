@@ -109,7 +109,7 @@ pub fn names() -> Vec<&'static str> {
         .map(|(n, _, _)| *n)
         .chain(PROPAGATION.iter().map(|(n, _)| *n))
         .chain(RECURSIVE.iter().map(|(n, _, _)| *n))
-        .chain([TMPCOPYUP])
+        .chain([TMPCOPYUP, "idmap", "ridmap"])
         .collect();
     names.sort_unstable();
     names
@@ -135,6 +135,15 @@ pub struct MountOptions {
     /// Filesystem data options given to a bind mount, which has no use for
     /// them (validation warns about them).
     pub bind_data_ignored: String,
+    /// An idmapped bind mount (`idmap`, or the mount's own id mappings);
+    /// `ridmap`: its submounts too.
+    pub idmap: Option<Idmap>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idmap {
+    Plain,
+    Recursive,
 }
 
 impl MountOptions {
@@ -151,6 +160,7 @@ impl MountOptions {
             data: String::new(),
             tmpcopyup: false,
             bind_data_ignored: String::new(),
+            idmap: None,
         };
         let mut flags = 0u64;
         let typ = m.typ().as_deref().unwrap_or("");
@@ -179,8 +189,10 @@ impl MountOptions {
                 }
             } else if opt == TMPCOPYUP {
                 o.tmpcopyup = true;
-            } else if opt == "idmap" || opt == "ridmap" {
-                bail!("mount option {opt:?}: idmapped mounts are not supported by hull yet");
+            } else if opt == "idmap" {
+                o.idmap = Some(Idmap::Plain);
+            } else if opt == "ridmap" {
+                o.idmap = Some(Idmap::Recursive);
             } else {
                 data.push(opt);
             }
@@ -194,6 +206,15 @@ impl MountOptions {
             && let Some(word) = data.iter().find(|d| !d.contains('='))
         {
             bail!("unknown mount option {word:?} for a bind mount");
+        }
+        // Mappings of its own make a mount idmapped (spec v1.3).
+        if o.idmap.is_none() && (m.uid_mappings().is_some() || m.gid_mappings().is_some()) {
+            o.idmap = Some(Idmap::Plain);
+        }
+        if o.idmap.is_some() && !o.is_bind() {
+            bail!(
+                "idmapped mounts (idmap, ridmap, uidMappings) need a bind mount, not type {typ:?}"
+            );
         }
         if o.tmpcopyup && typ != "tmpfs" {
             bail!("mount option \"tmpcopyup\" needs type tmpfs, not {typ:?}");

@@ -462,13 +462,35 @@ struct MountAttr {
 /// mount_setattr(2) with AT_RECURSIVE on the mount behind `fd`: the `r*`
 /// mount options (rro, rnosuid, ...).
 pub fn mount_setattr_recursive(fd: BorrowedFd, set: u64, clr: u64) -> Result<(), Errno> {
-    const AT_RECURSIVE: u32 = 0x8000;
     let attr = MountAttr {
         attr_set: set,
         attr_clr: clr,
         propagation: 0,
         userns_fd: 0,
     };
+    mount_setattr(fd, &attr, true)
+}
+
+/// Idmap the detached mount behind `fd` (and its submounts if
+/// `recursive`) with the maps of the user namespace `userns`.
+pub fn mount_setattr_idmap(
+    fd: BorrowedFd,
+    userns: BorrowedFd,
+    recursive: bool,
+) -> Result<(), Errno> {
+    const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    mount_setattr(fd, &attr, recursive)
+}
+
+fn mount_setattr(fd: BorrowedFd, attr: &MountAttr, recursive: bool) -> Result<(), Errno> {
+    const AT_RECURSIVE: u32 = 0x8000;
+    let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
     let empty = c"";
     // SAFETY: valid fd, C string and struct for the duration of the call.
     let ret = unsafe {
@@ -476,8 +498,8 @@ pub fn mount_setattr_recursive(fd: BorrowedFd, set: u64, clr: u64) -> Result<(),
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
             empty.as_ptr(),
-            libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE,
-            &attr as *const MountAttr,
+            flags,
+            attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     };
