@@ -294,14 +294,16 @@ fn unsupported_fields_are_refused() {
         |c| c["linux"]["netDevices"] = json!({"eth1": {"name": "eth1"}}),
         &["linux.netDevices", "not supported"],
     );
+    // An idmapped mount with one map of two: which ids to use for the
+    // other is not for hull to guess.
     create_fails(
         |c| {
             let map = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
             let m = json!({"destination": "/mnt", "type": "bind", "source": "/tmp",
-                "options": ["rbind"], "uidMappings": map, "gidMappings": map});
+                "options": ["rbind"], "uidMappings": map});
             c["mounts"].as_array_mut().unwrap().push(m);
         },
-        &["mounts[7].uidMappings", "not supported"],
+        &["mounts[7]: an idmapped mount needs both uidMappings and gidMappings"],
     );
 }
 

@@ -319,7 +319,8 @@ pub fn default_spec() -> Spec {
         process.set_capabilities(Some(c));
     }
     if let Some(linux) = spec.linux_mut() {
-        // runc's namespaces: oci-spec's default adds a cgroup namespace.
+        // runc's namespaces: oci-spec's default adds a cgroup namespace
+        // (runc spec does on pure cgroup v2 hosts: see `spec_for_this_host`).
         if let Some(ns) = linux.namespaces_mut() {
             ns.retain(|n| n.typ() != LinuxNamespaceType::Cgroup);
         }
@@ -333,6 +334,25 @@ pub fn default_spec() -> Spec {
             .build()
             .ok();
         linux.set_resources(resources);
+    }
+    spec
+}
+
+/// `hull spec`'s config: [`default_spec`], with the cgroup namespace
+/// `runc spec` adds on a pure cgroup v2 host.
+pub fn spec_for_this_host() -> Spec {
+    use oci_spec::runtime::LinuxNamespaceBuilder;
+    let mut spec = default_spec();
+    let pure_v2 = crate::cgroups::mode().is_ok_and(|m| m == crate::cgroups::Mode::V2);
+    if let Some(ns) = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut())
+    {
+        let cgroup = LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::Cgroup)
+            .build();
+        ns.extend(cgroup.ok().filter(|_| pure_v2));
     }
     spec
 }

@@ -83,11 +83,17 @@ mod tests {
     fn lists_match_what_the_code_accepts() {
         let f = features();
         let linux = &f["linux"];
-        // Every mount option listed parses (tmpcopyup needs a tmpfs).
+        // Every mount option listed parses (tmpcopyup needs a tmpfs, the
+        // idmaps a bind mount).
         for opt in strings(&f["mountOptions"]) {
+            let typ = if opt.ends_with("idmap") {
+                "bind"
+            } else {
+                "tmpfs"
+            };
             let m = oci_spec::runtime::MountBuilder::default()
                 .destination("/x")
-                .typ("tmpfs")
+                .typ(typ)
                 .options(vec![opt.to_string()])
                 .build()
                 .unwrap();

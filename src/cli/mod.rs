@@ -298,7 +298,7 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
             if path.exists() {
                 hull::bail!("{} already exists; remove it first", path.display());
             }
-            let mut spec = hull::config::default_spec();
+            let mut spec = hull::config::spec_for_this_host();
             if rootless {
                 hull::config::make_rootless(&mut spec);
             }

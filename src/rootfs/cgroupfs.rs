@@ -27,12 +27,13 @@ pub fn mount_cgroup(
     if let [(mount_point, dir)] = dirs
         && mount_point == Path::new(CGROUP_ROOT)
     {
-        // cgroup v2 alone: the namespace-aware cgroup2 filesystem itself.
+        // cgroup v2 alone: the namespace-aware cgroup2 filesystem itself,
+        // as safe as the v1 tree below.
         let mounted = crate::sys::mount_on(
             target.as_fd(),
             Some("cgroup2"),
             Some("cgroup2"),
-            flags,
+            flags | safe,
             None::<&str>,
         );
         return match mounted {
