@@ -3,6 +3,7 @@
 use oci_spec::runtime::LinuxResources;
 
 use super::{Controller, Dir, Locate, Unified, limit_value};
+use crate::bail;
 use crate::cgroups::files::{self, read_opt, read_u64_or_zero, write};
 use crate::cgroups::stats::{Hugetlb, Stats};
 use crate::error::Result;
@@ -21,6 +22,13 @@ fn set(r: &LinuxResources, _update: bool, at: &dyn Locate) -> Result<()> {
     };
     let dir = at.require("linux.resources.hugepageLimits")?;
     for l in limits {
+        // The size names a file of the cgroup: `hugetlb.<size>.max`.
+        if !is_page_size(l.page_size()) {
+            bail!(
+                "linux.resources.hugepageLimits: pageSize {:?} is not a huge page size (like 2MB or 1GB)",
+                l.page_size()
+            );
+        }
         let field = format!("linux.resources.hugepageLimits[{}]", l.page_size());
         let (limit, rsvd, value) = match dir {
             Dir::V1(_) => (
@@ -70,6 +78,12 @@ fn stats(dir: Dir, s: &mut Stats) -> Result<()> {
 }
 
 /// The host's huge page sizes as cgroup files name them (`2MB`, `1GB`).
+/// A size as the kernel names them: a number and KB, MB or GB.
+fn is_page_size(size: &str) -> bool {
+    let number = ["KB", "MB", "GB"].iter().find_map(|u| size.strip_suffix(u));
+    number.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn hugepage_sizes() -> Vec<String> {
     let Ok(dir) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
         return Vec::new();

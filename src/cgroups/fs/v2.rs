@@ -300,6 +300,17 @@ mod tests {
             err(serde_json::json!({"hugepageLimits": [{"pageSize": "1GB", "limit": 1}]}))
                 .contains("hugepageLimits[1GB]: not supported")
         );
+        // Found by fuzz/ (update): the page size is part of a file name,
+        // and led out of the container's cgroup through a sub-cgroup
+        // (a/c/hugetlb.x) to its sibling's memory.max.
+        std::fs::create_dir(f.root.join("a/c/hugetlb.x")).unwrap();
+        std::fs::write(f.root.join("a/b.max"), "").unwrap();
+        let escape = serde_json::json!({"hugepageLimits": [{"pageSize": "x/../../b", "limit": 1}]});
+        assert_eq!(
+            err(escape),
+            "linux.resources.hugepageLimits: pageSize \"x/../../b\" is not a huge page size (like 2MB or 1GB)"
+        );
+        assert_eq!(std::fs::read_to_string(f.root.join("a/b.max")).unwrap(), "");
     }
 
     #[test]
