@@ -202,7 +202,8 @@ pub fn clone_flags(spec: &Spec) -> CloneFlags {
     flags
 }
 
-fn map_text(maps: &[LinuxIdMapping]) -> String {
+/// uid_map/gid_map text for `maps`.
+pub fn map_text(maps: &[LinuxIdMapping]) -> String {
     maps.iter()
         .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
         .collect()

@@ -69,7 +69,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
         bail!("--console-socket: given, but config.json: process.terminal is not set");
     }
     sys::check_preserved_fds(opts.preserve_fds)?;
-    if crate::rootless::unprivileged() && !new_user_namespace(&bundle.spec) {
+    if crate::rootless::unprivileged() && !namespaces::NewNamespaces::of(&bundle.spec).user {
         return Err(Error::at(
             "linux.namespaces",
             "hull is not run by root: the container needs a new user namespace (`hull spec --rootless` writes one)",
@@ -126,14 +126,6 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
         )
     });
     result.map_err(|e| roll_back(e, dir, &mut st, &cgroup, &bundle.spec))
-}
-
-fn new_user_namespace(spec: &Spec) -> bool {
-    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
-    namespaces
-        .into_iter()
-        .flatten()
-        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User && n.path().is_none())
 }
 
 fn resources(spec: &Spec) -> oci_spec::runtime::LinuxResources {

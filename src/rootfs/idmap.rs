@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
 
 use crate::error::{Context, Error, Result};
+use crate::namespaces::map_text;
 use crate::sys::{self, Forked};
 
 /// The namespaces made so far, one per set of maps.
@@ -43,22 +44,22 @@ impl UserNamespaces {
     }
 }
 
-fn map_text(maps: &[LinuxIdMapping]) -> String {
-    maps.iter()
-        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-        .collect()
-}
-
 /// A user namespace with `uid` and `gid` maps, as an fd.
 fn new_user_namespace(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd> {
     let what = "make a user namespace for an idmapped mount";
     let flags = nix::libc::CLONE_NEWUSER as u64;
+    // SAFETY: plain system call.
+    let parent = unsafe { nix::libc::getpid() };
     let child = match sys::clone3(flags, None).ctx(|| what)? {
         Forked::Child => {
             // Only waits to be killed: no allocation, safe in any caller.
             // SAFETY: plain system calls.
             unsafe {
                 nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, nix::libc::SIGKILL);
+                // A parent killed before the prctl would leave us forever.
+                if nix::libc::getppid() != parent {
+                    nix::libc::_exit(0);
+                }
                 loop {
                     nix::libc::pause();
                 }
