@@ -28,8 +28,10 @@
 #               /etc/hosts and friends, sysctls (docker), pids limit (podman)
 #
 # What it measures, per config, for each runtime and for the floor, all of
-# them interleaved (in every round each one in turn, the order rotating from
-# round to round, so that a drifting machine speed hits all alike):
+# them interleaved (in every round each one in turn, in an order shuffled
+# anew for every round, so that a drifting machine speed hits all alike and
+# none always runs right after the same other one, whose teardown (network
+# namespaces, cgroups) the kernel may still be finishing):
 #   * N rounds of the full lifecycle of a /bin/true container:
 #       create --pid-file   (timed until `create` returns)
 #       start               (timed until `start` returns)
@@ -766,6 +768,18 @@ report_config() {
 	return 0
 }
 
+# shuffle N: ORDER = 0..N-1 in a random order (Fisher-Yates; bash's RANDOM,
+# seeded once per run from the clock).
+shuffle() {
+	local n=$1 k j t
+	ORDER=()
+	for ((k = 0; k < n; k++)); do ORDER[k]=$k; done
+	for ((k = n - 1; k > 0; k--)); do
+		j=$((RANDOM % (k + 1)))
+		t=${ORDER[k]} ORDER[k]=${ORDER[j]} ORDER[j]=$t
+	done
+}
+
 # bench_config NAME DESCRIPTION: every measurement of one config.
 bench_config() {
 	local e i k rssf=$HB_TMP/rss line kb
@@ -783,8 +797,8 @@ bench_config() {
 	PREFIX=()
 
 	for ((i = 0; i < HB_ROUNDS; i++)); do
-		for ((k = 0; k < NE; k++)); do
-			e=$(((i + k) % NE))
+		shuffle "$NE"
+		for e in "${ORDER[@]}"; do
 			((OK[e])) || continue
 			run "$e" || continue
 			S_LIFE[e]+=" $LIFE"
@@ -793,8 +807,8 @@ bench_config() {
 		done
 	done
 	for ((i = 0; i < HB_BATCHES; i++)); do
-		for ((k = 0; k < NE; k++)); do
-			e=$(((i + k) % NE))
+		shuffle "$NE"
+		for e in "${ORDER[@]}"; do
 			((OK[e])) || continue
 			batch "$e" && S_CONC[e]+=" $CONC"
 		done
@@ -803,8 +817,8 @@ bench_config() {
 	for ((e = 0; e < NR; e++)); do ((OK[e])) && exec_setup "$e"; done
 	for ((e = NR; e < NE; e++)); do XOK[e]=0; done # the floor has no exec
 	for ((i = 0; i < HB_EXECS; i++)); do
-		for ((k = 0; k < NR; k++)); do
-			e=$(((i + k) % NR))
+		shuffle "$NR"
+		for e in "${ORDER[@]}"; do
 			((OK[e] && XOK[e])) || continue
 			exec_once "$e" && S_EXEC[e]+=" $XT"
 		done
@@ -812,8 +826,8 @@ bench_config() {
 	for ((e = 0; e < NR; e++)); do exec_teardown "$e"; done
 	# peak RSS of create and RSS of the waiting init, in untimed lifecycles
 	for ((i = 0; i < HB_RSS; i++)); do
-		for ((k = 0; k < NE; k++)); do
-			e=$(((i + k) % NE))
+		shuffle "$NE"
+		for e in "${ORDER[@]}"; do
 			((OK[e])) || continue
 			run "$e" "$rssf" || continue
 			kb=
