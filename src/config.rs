@@ -31,18 +31,23 @@ pub struct Extras {
 pub fn load_spec(path: &Path) -> Result<(Spec, Extras)> {
     let text = std::fs::read(path)
         .map_err(|e| Error::new(format!("read {}: {}", path.display(), Error::from(e))))?;
-    check_depth(&text).map_err(|e| Error::new(format!("config.json: {e}")))?;
-    if contains(&text, b"SCHED_FLAG_RESET_ON_FORK") || contains(&text, b"SCHED_FLAG_DL_OVERRUN") {
+    parse_spec(&text)
+}
+
+/// [`load_spec`] on the file's bytes (the fuzz target's entry point).
+pub fn parse_spec(text: &[u8]) -> Result<(Spec, Extras)> {
+    check_depth(text).map_err(|e| Error::new(format!("config.json: {e}")))?;
+    if contains(text, b"SCHED_FLAG_RESET_ON_FORK") || contains(text, b"SCHED_FLAG_DL_OVERRUN") {
         // Rare: the spec's flag names, which oci-spec spells differently.
         let mut raw: Value =
-            serde_json::from_slice(&text).map_err(|e| Error::new(format!("config.json: {e}")))?;
+            serde_json::from_slice(text).map_err(|e| Error::new(format!("config.json: {e}")))?;
         if let Some(p) = raw.get_mut("process") {
             normalize_process(p);
         }
         let text = serde_json::to_vec(&raw).map_err(|e| Error::new(e.to_string()))?;
         return parse(&text);
     }
-    parse(&text)
+    parse(text)
 }
 
 /// The deepest nesting of arrays and objects any document hull reads may

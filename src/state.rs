@@ -97,9 +97,13 @@ fn read_file(dir: &Path, id: &str) -> Result<State> {
         std::io::ErrorKind::NotFound => Error::new(format!("container {id:?} does not exist")),
         _ => Error::new(format!("read {}: {}", file.display(), Error::from(e))),
     })?;
-    crate::config::check_depth(&text)
-        .and_then(|()| serde_json::from_slice(&text).map_err(|e| e.to_string()))
-        .map_err(|e| Error::new(format!("{}: {e}", file.display())))
+    parse(&text).map_err(|e| Error::new(format!("{}: {e}", file.display())))
+}
+
+/// A state.json's bytes (the fuzz target's entry point).
+pub fn parse(text: &[u8]) -> std::result::Result<State, String> {
+    crate::config::check_depth(text)?;
+    serde_json::from_slice(text).map_err(|e| e.to_string())
 }
 
 /// An open, locked state dir of one container. The lock is an flock on

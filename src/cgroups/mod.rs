@@ -17,6 +17,40 @@ mod systemd;
 #[cfg(test)]
 mod host_tests;
 
+/// Entry points for the fuzz targets (`fuzz/`) into parsers private to
+/// this module: what hull makes of host files and of the system bus.
+#[doc(hidden)]
+pub mod fuzz {
+    use super::*;
+
+    /// The container's directory in each hierarchy, as (mount point,
+    /// directory), from mountinfo and /proc/self/cgroup text; with
+    /// `systemd`, `cgroups_path` is read as the systemd driver does.
+    pub fn placement(
+        mountinfo: &str,
+        proc_self_cgroup: &str,
+        cgroups_path: Option<&Path>,
+        id: &str,
+        systemd: bool,
+    ) -> Result<Vec<(PathBuf, PathBuf)>> {
+        let mounts = Mounts::parse(mountinfo);
+        let cgroup = match systemd {
+            false => Cgroup::resolve(&mounts, proc_self_cgroup, cgroups_path, id)?,
+            true => {
+                let (_, path) = systemd::Scope::parse(cgroups_path, id)?;
+                Cgroup::resolve(&mounts, proc_self_cgroup, Some(&path), id)?
+            }
+        };
+        Ok(cgroup.mount_dirs())
+    }
+
+    /// A message as received from the system bus: the number of values
+    /// in its body.
+    pub fn dbus_message(bytes: &[u8]) -> Result<usize> {
+        systemd::decode_dbus(bytes)
+    }
+}
+
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

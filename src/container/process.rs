@@ -44,13 +44,24 @@ fn parse(mut v: Value, what: &str) -> Result<Process> {
 pub fn from_file(root: &Path, id: &str, file: &Path) -> Result<Process> {
     let text = std::fs::read(file)
         .map_err(|e| Error::new(format!("read {}: {}", file.display(), Error::from(e))))?;
-    let mut v: Value = crate::config::from_json_slice(&text)
-        .map_err(|e| Error::new(format!("{}: {e}", file.display())))?;
+    let user = || Ok(container_process(root, id)?.get("user").cloned());
+    from_slice(&text, &file.display().to_string(), user)
+}
+
+/// [`from_file`] on the file's bytes, named `what` in errors; `user`
+/// gives the container's user, asked for only when the process has none
+/// (the fuzz target's entry point).
+pub fn from_slice(
+    text: &[u8],
+    what: &str,
+    user: impl FnOnce() -> Result<Option<Value>>,
+) -> Result<Process> {
+    let mut v: Value =
+        crate::config::from_json_slice(text).map_err(|e| Error::new(format!("{what}: {e}")))?;
     if v.is_object() && v.get("user").is_none() {
-        let user = container_process(root, id)?.get("user").cloned();
-        v["user"] = user.unwrap_or_else(|| json!({"uid": 0, "gid": 0}));
+        v["user"] = user()?.unwrap_or_else(|| json!({"uid": 0, "gid": 0}));
     }
-    parse(v, &file.display().to_string())
+    parse(v, what)
 }
 
 /// The container's process with `flags` applied on top.
@@ -118,4 +129,18 @@ pub fn from_flags(root: &Path, id: &str, flags: &Flags) -> Result<Process> {
         p["selinuxLabel"] = json!(label);
     }
     parse(p, "exec")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_container_user_fills_in_a_missing_one() {
+        let user = || Ok(Some(json!({"uid": 7, "gid": 8})));
+        let p = from_slice(br#"{"args": ["id"], "cwd": "/"}"#, "p.json", user).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (7, 8));
+        let p = from_slice(br#"{"args": ["id"], "cwd": "/"}"#, "p.json", || Ok(None)).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (0, 0));
+    }
 }

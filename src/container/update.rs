@@ -24,7 +24,8 @@ pub fn read_resources(source: &str) -> Result<LinuxResources> {
     parse_resources(&data).map_err(|e| Error::new(format!("{what}: {e}")))
 }
 
-fn parse_resources(data: &[u8]) -> Result<LinuxResources> {
+/// A LinuxResources document's bytes (what [`read_resources`] read).
+pub fn parse_resources(data: &[u8]) -> Result<LinuxResources> {
     if data.iter().all(u8::is_ascii_whitespace) {
         bail!("no JSON (empty input)");
     }

@@ -223,29 +223,45 @@ impl Bus {
         };
         let mut fixed = [0u8; 16];
         read(&mut self.sock, &mut fixed)?;
-        let little = match fixed[0] {
-            b'l' => true,
-            b'B' => false,
-            other => bail!("system bus: receive: bad byte order mark {other:#x}"),
-        };
-        let u32_at = |i: usize| {
-            let b = [fixed[i], fixed[i + 1], fixed[i + 2], fixed[i + 3]];
-            match little {
-                true => u32::from_le_bytes(b),
-                false => u32::from_be_bytes(b),
-            }
-        };
-        let body_len = u32_at(4) as usize;
-        let fields_len = u32_at(12) as usize;
-        let header_len = (16 + fields_len).next_multiple_of(8);
-        if header_len + body_len > MAX_MESSAGE {
-            bail!("system bus: receive: a message of {body_len} bytes is too long");
-        }
-        let mut message = vec![0u8; header_len + body_len];
+        let (little, header_len, total) = frame(&fixed)?;
+        let mut message = vec![0u8; total];
         message[..16].copy_from_slice(&fixed);
         read(&mut self.sock, &mut message[16..])?;
         decode(&message, little, header_len)
     }
+}
+
+/// A message's fixed 16 bytes: its byte order, the length of its header
+/// (padded to 8) and of the whole message.
+fn frame(fixed: &[u8; 16]) -> Result<(bool, usize, usize)> {
+    let little = match fixed[0] {
+        b'l' => true,
+        b'B' => false,
+        other => bail!("system bus: receive: bad byte order mark {other:#x}"),
+    };
+    let u32_at = |i: usize| {
+        let b = [fixed[i], fixed[i + 1], fixed[i + 2], fixed[i + 3]];
+        match little {
+            true => u32::from_le_bytes(b),
+            false => u32::from_be_bytes(b),
+        }
+    };
+    let body_len = u32_at(4) as usize;
+    let fields_len = u32_at(12) as usize;
+    let header_len = (16 + fields_len).next_multiple_of(8);
+    if header_len + body_len > MAX_MESSAGE {
+        bail!("system bus: receive: a message of {body_len} bytes is too long");
+    }
+    Ok((little, header_len, header_len + body_len))
+}
+
+/// What [`Bus`] makes of `bytes` as received from the bus: the message
+/// they start with, or the error (the fuzz target's entry point).
+pub(super) fn decode_received(bytes: &[u8]) -> Result<Message> {
+    let early = || Error::new("system bus: a message ends early");
+    let fixed = bytes.first_chunk::<16>().ok_or_else(early)?;
+    let (little, header_len, total) = frame(fixed)?;
+    decode(bytes.get(..total).ok_or_else(early)?, little, header_len)
 }
 
 /// A method call's bytes (little-endian).

@@ -19,6 +19,12 @@ use crate::bail;
 use crate::error::{Error, Result};
 use dbus::{Bus, Message, Value};
 
+/// The D-Bus decoder on bytes as received from the bus; the number of
+/// body values (the fuzz target's entry point, see `cgroups::fuzz`).
+pub(super) fn decode_dbus(bytes: &[u8]) -> Result<usize> {
+    dbus::decode_received(bytes).map(|m| m.body.len())
+}
+
 const SYSTEMD: &str = "org.freedesktop.systemd1";
 const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
