@@ -3,7 +3,7 @@
 //! leaves anything behind.
 
 use crate::bail;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, one_line};
 use crate::rootfs::options::MountOptions;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use serde_json::Value;
@@ -87,7 +87,7 @@ pub fn check_depth(text: &[u8]) -> std::result::Result<(), String> {
 /// Parse a JSON document after [`check_depth`].
 pub fn from_json_slice(text: &[u8]) -> std::result::Result<Value, String> {
     check_depth(text)?;
-    serde_json::from_slice(text).map_err(|e| e.to_string())
+    serde_json::from_slice(text).map_err(|e| one_line(&e.to_string()).into_owned())
 }
 
 fn parse(text: &[u8]) -> Result<(Spec, Extras)> {
@@ -109,8 +109,8 @@ fn parse_error(text: &[u8]) -> Error {
     match serde_path_to_error::deserialize::<_, Spec>(de) {
         Ok(_) => Error::new("config.json: invalid"),
         Err(e) => {
-            let at = e.path().to_string();
-            let inner = e.into_inner();
+            let at = one_line(&e.path().to_string()).into_owned();
+            let inner = one_line(&e.into_inner().to_string()).into_owned();
             if at == "." {
                 Error::new(format!("config.json: {inner}"))
             } else {
@@ -197,11 +197,11 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<(PathBuf, Vec<MountOptions
         Ok(m) if m.is_dir() => {}
         Ok(_) => bail!(
             "config.json: root.path: {} is not a directory",
-            rootfs.display()
+            one_line(&rootfs.to_string_lossy())
         ),
         Err(e) => bail!(
             "config.json: root.path: {}: {}",
-            rootfs.display(),
+            one_line(&rootfs.to_string_lossy()),
             Error::from(e)
         ),
     }
@@ -444,4 +444,39 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_quoting_input_stay_one_line() {
+        // Found by fuzz/ (config): serde quotes an unknown variant as it is.
+        let text =
+            br#"{"ociVersion": "1.0.2", "linux": {"namespaces": [{"type": "ip\nc\u007f"}]}}"#;
+        let e = parse_spec(text).err().expect("an unknown namespace type");
+        assert!(
+            e.message().starts_with(
+                r"config.json: linux.namespaces[0].type: unknown variant `ip\nc\u{7f}`"
+            ),
+            "{e}"
+        );
+        let text = br#"{"process": {"capabilities": {"bounding": ["CAP_\r"]}}}"#;
+        let e = parse_spec(text).err().expect("an unknown capability");
+        assert!(!e.message().contains('\r'), "{e}");
+        let e = from_json_slice(b"{\"a\": \"\n").unwrap_err();
+        assert!(!e.contains('\n'), "{e}");
+        let text = br#"{"ociVersion": "1.0.2",
+            "process": {"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+            "root": {"path": "/no\nsuch"}}"#;
+        let (spec, _) = parse_spec(text).unwrap();
+        let Err(e) = validate(&spec, Path::new("/")) else {
+            panic!("no such rootfs")
+        };
+        assert_eq!(
+            e.message(),
+            r"config.json: root.path: /no\nsuch: no such file or directory"
+        );
+    }
 }

@@ -80,6 +80,20 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// `text` with its control characters escaped (`\n`, `\u{7f}`): an
+/// error quoting input (a parser's `unknown variant`, a path) stays one
+/// line, and input cannot forge lines of a log.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let escape = |c: char| match c.is_control() {
+        true => c.escape_debug().to_string(),
+        false => c.to_string(),
+    };
+    text.chars().map(escape).collect::<String>().into()
+}
+
 /// strerror in lowercase, the form engines match on
 /// (`no such file or directory`, `permission denied`); a first word that
 /// is not a plain word keeps its case (`I/O error`).
@@ -155,6 +169,12 @@ mod tests {
         let e = r.ctx(|| "mount /proc").unwrap_err();
         assert_eq!(e.message(), "mount /proc: operation not permitted");
         assert_eq!(e.errno(), Some(nix::errno::Errno::EPERM));
+    }
+
+    #[test]
+    fn one_line_escapes_control_characters() {
+        assert_eq!(one_line("plain: text"), "plain: text");
+        assert_eq!(one_line("a\nb\tc\u{7f}\u{85}é"), "a\\nb\\tc\\u{7f}\\u{85}é");
     }
 
     #[test]

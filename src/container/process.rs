@@ -3,7 +3,7 @@
 //! own process with the command and runc's flags on top.
 
 use crate::bail;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, one_line};
 use oci_spec::runtime::Process;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -35,8 +35,10 @@ fn container_process(root: &Path, id: &str) -> Result<Value> {
 
 fn parse(mut v: Value, what: &str) -> Result<Process> {
     crate::config::normalize_process(&mut v);
-    serde_path_to_error::deserialize(v)
-        .map_err(|e| Error::new(format!("{what}: {}: {}", e.path(), e.inner())))
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let detail = format!("{}: {}", e.path(), e.inner());
+        Error::new(format!("{what}: {}", one_line(&detail)))
+    })
 }
 
 /// `--process FILE`: the whole process; as runc, one without a user runs
@@ -134,6 +136,18 @@ pub fn from_flags(root: &Path, id: &str, flags: &Flags) -> Result<Process> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_quoting_input_stay_one_line() {
+        // Found by fuzz/ (process): serde quotes an unknown variant as it is.
+        let text = br#"{"args": ["sh"], "cwd": "/", "rlimits": [{"type": "RLIMIT_\n", "hard": 1, "soft": 1}]}"#;
+        let e = from_slice(text, "p.json", || Ok(None)).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with(r"p.json: rlimits[0].type: unknown variant `RLIMIT_\n`"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn the_container_user_fills_in_a_missing_one() {

@@ -4,7 +4,7 @@
 //! A zero value means "leave as is".
 
 use crate::bail;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, one_line};
 use crate::state::{StateDir, Status};
 use oci_spec::runtime::LinuxResources;
 use std::io::Read;
@@ -33,9 +33,10 @@ pub fn parse_resources(data: &[u8]) -> Result<LinuxResources> {
     let mut de = serde_json::Deserializer::from_slice(data);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
         match path.as_str() {
-            "." => Error::new(e.into_inner().to_string()),
-            _ => Error::new(format!("{path}: {}", e.into_inner())),
+            "." => Error::new(one_line(&inner)),
+            _ => Error::new(one_line(&format!("{path}: {inner}"))),
         }
     })
 }
@@ -78,5 +79,13 @@ mod tests {
         );
         let e = parse_resources(br#"{"memory":{"limit":"x"}}"#).unwrap_err();
         assert!(e.message().starts_with("memory.limit: invalid type"), "{e}");
+        // Found by fuzz/ (update): the quoted variant stays on one line.
+        let e = parse_resources(
+            br#"{"devices":[{"allow":true,"type":"
+"}]}"#,
+        )
+        .unwrap_err();
+        assert!(!e.message().contains('\n'), "{e}");
+        assert!(e.message().starts_with("devices[0].type: "), "{e}");
     }
 }

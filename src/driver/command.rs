@@ -5,7 +5,7 @@
 //! the field in its error.
 
 use crate::bail;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, one_line};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -221,8 +221,8 @@ impl Command {
         crate::config::check_depth(text).map_err(|e| Error::new(format!("command: {e}")))?;
         let de = &mut serde_json::Deserializer::from_slice(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
+            let path = one_line(&e.path().to_string()).into_owned();
+            let inner = one_line(&e.into_inner().to_string()).into_owned();
             if path == "." || path.is_empty() {
                 Error::new(format!("command: {inner}"))
             } else {
@@ -677,6 +677,17 @@ mod tests {
         assert_eq!(c.allowed_devices[0].mode(), 0o666);
         assert_eq!(c.autocreated_devices[0].kind(), 'b');
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn errors_quoting_unknown_keys_stay_one_line() {
+        // Found by fuzz/ (driver): serde quotes an unknown field as it is.
+        let e = Command::from_json(br#"{"user\n": 1}"#).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with(r"command: user\n: unknown field `user\n`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -43,8 +43,10 @@ pub fn apply(config: &BTreeMap<String, Vec<String>>, resources: &mut Value) -> R
         );
     }
     for (i, entry) in config.get("lxc").into_iter().flatten().enumerate() {
-        apply_one(entry, resources)
-            .map_err(|e| Error::new(format!("command: config.lxc[{i}]: {}", e.message())))?;
+        apply_one(entry, resources).map_err(|e| {
+            let msg = crate::error::one_line(e.message());
+            Error::new(format!("command: config.lxc[{i}]: {msg}"))
+        })?;
     }
     Ok(())
 }
@@ -189,6 +191,17 @@ mod tests {
         let mut v = Value::Null;
         apply(&conf(entries), &mut v).unwrap();
         v
+    }
+
+    #[test]
+    fn errors_quoting_entries_stay_one_line() {
+        // Found by fuzz/ (driver): the entry was quoted as it is.
+        let e = validate(&conf(&["lxc.cgroup.cpu\u{7f}.shares=1"])).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with(r"command: config.lxc[0]: lxc.cgroup.cpu\u{7f}.shares: cgroup file"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -44,21 +44,17 @@ impl Fs {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => &default,
         };
+        // Quoted input: one line whatever it holds.
+        let shown = crate::error::one_line(&path.to_string_lossy()).into_owned();
         if path.components().any(|c| matches!(c, Component::ParentDir)) {
-            bail!(
-                "invalid cgroupsPath {}: \"..\" is not allowed",
-                path.display()
-            );
+            bail!("invalid cgroupsPath {shown}: \"..\" is not allowed");
         }
         let relative: PathBuf = path
             .components()
             .filter(|c| matches!(c, Component::Normal(_)))
             .collect();
         if relative.as_os_str().is_empty() {
-            bail!(
-                "invalid cgroupsPath {}: names the root cgroup",
-                path.display()
-            );
+            bail!("invalid cgroupsPath {shown}: names the root cgroup");
         }
         // Absolute: under the mount point. Relative: under our own cgroup in
         // that hierarchy, which differs per hierarchy on v1; in the unified
@@ -70,9 +66,8 @@ impl Fs {
             if !path.is_absolute() {
                 let own = mounts::own_cgroup(proc_self_cgroup, own_key).ok_or_else(|| {
                     Error::new(format!(
-                        "cgroupsPath {}: no entry for {} in /proc/self/cgroup",
-                        path.display(),
-                        mount.point.display()
+                        "cgroupsPath {shown}: no entry for {} in /proc/self/cgroup",
+                        crate::error::one_line(&mount.point.to_string_lossy())
                     ))
                 })?;
                 let mut own = mount.relative_to_root(&own);
