@@ -206,4 +206,41 @@ mod tests {
         assert_eq!(own_cgroup(text, None), Some("/u".into()));
         assert_eq!(own_cgroup(text, Some(&ctl(&["pids"]))), None);
     }
+
+    #[test]
+    fn escapes_of_no_byte_stay_as_they_are() {
+        // Found by fuzz/ (cgroups): `\777` overflowed a u8 (a panic in debug builds).
+        let m =
+            Mounts::parse("30 1 0:26 / /sys/fs/cgroup\\777\\400\\377 rw - cgroup2 cgroup2 rw\n");
+        let point = m.v2.unwrap().point;
+        assert_eq!(
+            point.as_os_str().as_encoded_bytes(),
+            b"/sys/fs/cgroup\\777\\400\xef\xbf\xbd"
+        );
+    }
+
+    #[test]
+    fn an_own_cgroup_outside_the_namespace_root_places_nothing() {
+        // Found by fuzz/ (cgroups): `0::/../../x` (our cgroup outside our
+        // cgroup namespace's root) put a relative cgroupsPath in /sys/x.
+        const V2: &str = "30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        let place = |own: &str, path: &str| {
+            crate::cgroups::fuzz::placement(V2, own, Some(Path::new(path)), "id", false)
+        };
+        let e = place("0::/../../x\n", "a/b").unwrap_err();
+        assert_eq!(
+            e.message(),
+            "cgroupsPath a/b: our own cgroup ../../x is not below /sys/fs/cgroup"
+        );
+        let dirs = place("0::/../../x\n", "/a/b").unwrap();
+        assert_eq!(dirs[0].1, Path::new("/sys/fs/cgroup/a/b"));
+        let dirs = place("0::/s/u\n", "a/b").unwrap();
+        assert_eq!(dirs[0].1, Path::new("/sys/fs/cgroup/s/a/b"));
+        // Quoted input stays on one line.
+        let e = place("", "a\nb").unwrap_err();
+        assert!(
+            e.message().starts_with(r"cgroupsPath a\nb: no entry"),
+            "{e}"
+        );
+    }
 }

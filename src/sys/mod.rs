@@ -559,7 +559,8 @@ pub fn recv_fd(socket: BorrowedFd) -> crate::error::Result<OwnedFd> {
     }
 }
 
-/// mountinfo escapes space, tab, newline and backslash as octal.
+/// mountinfo escapes space, tab, newline and backslash as octal (`\040`);
+/// a backslash not followed by the octal digits of a byte stays as it is.
 pub fn unescape_mountinfo(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -567,7 +568,7 @@ pub fn unescape_mountinfo(s: &str) -> String {
     while i < b.len() {
         let oct = b
             .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)) && d[0] <= b'3');
         match (b[i], oct) {
             (b'\\', Some(d)) => {
                 out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));

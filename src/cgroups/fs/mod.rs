@@ -71,6 +71,15 @@ impl Fs {
                     ))
                 })?;
                 let mut own = mount.relative_to_root(&own);
+                // Outside a cgroup namespace's root (`0::/../x`): not a
+                // place below this mount point.
+                if !own.components().all(|c| matches!(c, Component::Normal(_))) {
+                    bail!(
+                        "cgroupsPath {shown}: our own cgroup {} is not below {}",
+                        crate::error::one_line(&own.to_string_lossy()),
+                        crate::error::one_line(&mount.point.to_string_lossy())
+                    );
+                }
                 if own_key.is_none() {
                     own.pop();
                 }
