@@ -305,6 +305,7 @@ fn decode(message: &[u8], little: bool, header_len: usize) -> Result<Message> {
         buf: &message[..header_len],
         pos: 12,
         little,
+        depth: 0,
     };
     let mut m = Message {
         kind: message[1],
@@ -335,6 +336,7 @@ fn decode(message: &[u8], little: bool, header_len: usize) -> Result<Message> {
         buf: &message[header_len..],
         pos: 0,
         little,
+        depth: 0,
     };
     let mut rest = signature.as_str();
     while !rest.is_empty() {
@@ -345,7 +347,8 @@ fn decode(message: &[u8], little: bool, header_len: usize) -> Result<Message> {
     Ok(m)
 }
 
-/// The first complete type of a signature, and the rest.
+/// The first complete type of a signature, and the rest. Empty structs
+/// are refused, as the spec does: an array of them would never end.
 fn split_type(sig: &str) -> Result<(&str, &str)> {
     let bad = || Error::new(format!("system bus: bad signature {sig:?}"));
     let end = match sig.as_bytes().first().ok_or_else(bad)? {
@@ -356,15 +359,21 @@ fn split_type(sig: &str) -> Result<(&str, &str)> {
             while !inner.is_empty() && inner.as_bytes()[0] != close {
                 inner = split_type(inner)?.1;
             }
-            if inner.is_empty() {
+            if inner.is_empty() || inner.len() == sig.len() - 1 {
                 return Err(bad());
             }
             sig.len() - inner.len() + 1
         }
-        _ => 1,
+        c if c.is_ascii() => 1,
+        _ => return Err(bad()),
     };
     Ok(sig.split_at(end))
 }
+
+/// How deeply arrays, structs and variants may nest in a message (the
+/// spec allows 32 arrays in 32 structs); deeper is a broken peer, whose
+/// message would otherwise recurse without bound (variants hold any type).
+const MAX_NESTING: usize = 64;
 
 fn alignment(sig: &str) -> usize {
     match sig.as_bytes().first() {
@@ -429,6 +438,8 @@ struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
     little: bool,
+    /// Containers open around the value being read.
+    depth: usize,
 }
 
 impl Reader<'_> {
@@ -462,6 +473,19 @@ impl Reader<'_> {
 
     /// One value of the complete type `sig`.
     fn value(&mut self, sig: &str) -> Result<Value> {
+        if matches!(sig.as_bytes()[0], b'a' | b'(' | b'{' | b'v') {
+            if self.depth == MAX_NESTING {
+                bail!("system bus: values nested deeper than {MAX_NESTING}");
+            }
+            self.depth += 1;
+            let v = self.read_value(sig);
+            self.depth -= 1;
+            return v;
+        }
+        self.read_value(sig)
+    }
+
+    fn read_value(&mut self, sig: &str) -> Result<Value> {
         Ok(match sig.as_bytes()[0] {
             b'y' => Value::Byte(self.take(1)?[0]),
             b'b' => Value::Bool(self.u32()? != 0),
@@ -527,6 +551,7 @@ mod tests {
             buf: bytes,
             pos: 0,
             little: true,
+            depth: 0,
         };
         let mut rest = sig;
         let mut out = Vec::new();
@@ -608,5 +633,59 @@ mod tests {
         let header_len = (16 + fields_len).next_multiple_of(8);
         let cut = &bytes[..bytes.len() - 3];
         assert!(decode(cut, true, header_len).is_err());
+    }
+
+    /// A method return whose body has `sig` and `body` (little-endian).
+    fn reply(sig: &str, body: &[u8]) -> Vec<u8> {
+        let mut m = Writer::default();
+        m.buf.extend_from_slice(&[b'l', METHOD_RETURN, 0, 1]);
+        m.put(&Value::U32(body.len() as u32));
+        m.put(&Value::U32(1));
+        let field = Value::Struct(vec![
+            Value::Byte(SIGNATURE),
+            Value::Variant(Value::Sig(sig.into()).into()),
+        ]);
+        m.put(&Value::Array("(yv)".into(), vec![field]));
+        m.align(8);
+        m.buf.extend_from_slice(body);
+        m.buf
+    }
+
+    #[test]
+    fn broken_signatures_are_errors_not_panics() {
+        // Found by fuzz/ (dbus): a signature opening with a multibyte
+        // character was split inside it.
+        let e = decode_received(&reply("\u{64a}q", &[0; 8])).unwrap_err();
+        assert!(e.message().starts_with("system bus: bad signature"), "{e}");
+        // Found by fuzz/ (dbus, a hang): an array of empty structs never ended.
+        let e = decode_received(&reply("a()", &[8, 0, 0, 0, 0, 0, 0, 0])).unwrap_err();
+        assert!(e.message().starts_with("system bus: bad signature"), "{e}");
+        assert!(split_type("{}").is_err());
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        // Variants hold any type: without a bound, a message of nested
+        // variants recursed once per 3 bytes, past the stack's end.
+        let mut body = Vec::new();
+        for _ in 0..100_000 {
+            body.extend_from_slice(&[1, b'v', 0]);
+        }
+        let e = decode_received(&reply("v", &body)).unwrap_err();
+        assert_eq!(e.message(), "system bus: values nested deeper than 64");
+        let mut body = Vec::new();
+        for _ in 0..63 {
+            body.extend_from_slice(&[1, b'v', 0]);
+        }
+        body.extend_from_slice(&[1, b'y', 0, 7]);
+        let m = decode_received(&reply("v", &body)).unwrap();
+        let mut v = &m.body[0];
+        for _ in 0..63 {
+            let Value::Variant(inner) = v else {
+                panic!("{v:?}")
+            };
+            v = inner;
+        }
+        assert_eq!(v, &Value::Variant(Value::Byte(7).into()));
     }
 }
