@@ -44,6 +44,20 @@ pub mod fuzz {
         Ok(cgroup.mount_dirs())
     }
 
+    /// `hull update` of `resources` to the cgroup at `dir` of a unified
+    /// hierarchy mounted at `mount` (a fake tree of plain files).
+    pub fn update_v2(mount: &Path, dir: &Path, resources: &LinuxResources) -> Result<()> {
+        let mounts = Mounts {
+            v1: Vec::new(),
+            v2: Some(mounts::Mount {
+                point: mount.into(),
+                root: "/".into(),
+            }),
+        };
+        let path = Path::new("/").join(dir.strip_prefix(mount).unwrap_or(dir));
+        Cgroup::resolve(&mounts, "0::/\n", Some(&path), "id")?.update(resources)
+    }
+
     /// A message as received from the system bus: the number of values
     /// in its body.
     pub fn dbus_message(bytes: &[u8]) -> Result<usize> {

@@ -238,6 +238,13 @@ fn flag_bits(flag: Flag, notify: bool) -> u32 {
     }) as u32
 }
 
+/// The x86_64 number of a syscall name, as [`compile`] finds it (the
+/// fuzz target's oracle needs it).
+#[doc(hidden)]
+pub fn x86_64_number(name: &str) -> Option<u32> {
+    X86_64.number(name)
+}
+
 /// Every OCI seccomp action; [`action`] maps each one.
 const ACTIONS: [Action; 9] = [
     Action::ScmpActAllow,
