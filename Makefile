@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 HULL := target/release/hull
 
-.PHONY: all build order deps demo test test-vm test-vm-engines lint bench faults clean
+.PHONY: all build order deps demo test test-vm test-vm-engines lint bench faults fuzz fuzz-long fuzz-smoke fuzz-deps clean
 
 all: build
 
@@ -81,6 +81,25 @@ test-vm-engines: build
 # SIGKILL), then `delete --force`: nothing may be left, hang or panic.
 faults: deps build
 	bash integration/faults.sh $(HULL) full
+
+# Coverage-guided fuzzing of every parser of untrusted input (fuzz/:
+# cargo-afl, whose AFL++ is built from the crate with the system C
+# compiler, all under target/fuzz on first use): every target for
+# FUZZ_SECONDS; fuzz-long 10 minutes each, two at once (about an hour);
+# fuzz-smoke a few seconds each, so that the targets keep building (CI).
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-deps
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-long: fuzz-deps
+	FUZZ_JOBS=2 bash fuzz/run.sh 600
+
+fuzz-smoke: fuzz-deps
+	bash fuzz/run.sh 3
+
+fuzz-deps:
+	@dpkg -s build-essential >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential >/dev/null; }
 
 lint:
 	cargo fmt --check

@@ -1,0 +1,3 @@
+fn main() {
+    afl::fuzz!(|data: &[u8]| hull_fuzz::driver(data));
+}
