@@ -83,7 +83,10 @@ impl Scope {
         if name.ends_with(".slice") {
             return Err(Error::at(
                 field,
-                format!("{text:?}: a container needs a scope, not the slice {name}"),
+                format!(
+                    "{text:?}: a container needs a scope, not the slice {}",
+                    crate::error::one_line(name)
+                ),
             ));
         }
         let slice = if slice.is_empty() {
@@ -275,6 +278,16 @@ mod tests {
         for bad in ["a--b.slice", "-a.slice", "a.scope", ".slice", "a/b.slice"] {
             assert!(expand_slice(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_slice_named_in_an_error_stays_on_one_line() {
+        // Found by fuzz/ (cgroups): the slice was quoted as it is.
+        let e = Scope::parse(Some(Path::new("s:p:a\nb.slice")), "c1").unwrap_err();
+        assert_eq!(
+            e.message(),
+            r#"linux.cgroupsPath: "s:p:a\nb.slice": a container needs a scope, not the slice a\nb.slice"#
+        );
     }
 
     #[test]
