@@ -194,7 +194,7 @@ fn v1_limits_procs_freeze_kill() {
 
     let child = sleeper();
     let pid = child.id() as i32;
-    cg.add_pid(pid, false).unwrap();
+    cg.add_pid(pid).unwrap();
     assert_eq!(cg.pids().unwrap(), [pid]);
     let stats = cg.stats().unwrap();
     assert_eq!(stats["pids"]["current"], 1);
@@ -241,7 +241,7 @@ fn v2_freeze_kill_and_device_program() {
 
     let child = sleeper();
     let pid = child.id() as i32;
-    cg.add_pid(pid, false).unwrap();
+    cg.add_pid(pid).unwrap();
     assert_eq!(cg.pids().unwrap(), [pid]);
     cg.freeze().unwrap();
     assert!(cg.is_frozen().unwrap());
@@ -372,7 +372,7 @@ fn hybrid_drives_each_controller_where_it_lives() {
 
     let child = sleeper();
     let pid = child.id() as i32;
-    cg.add_pid(pid, false).unwrap();
+    cg.add_pid(pid).unwrap();
     assert_eq!(cg.pids().unwrap(), [pid]);
     assert_eq!(read(memory, "cgroup.procs"), pid.to_string());
     let stats = cg.stats().unwrap();

@@ -77,6 +77,7 @@ use crate::bail;
 use crate::error::{Context, Error, Result};
 
 pub use controllers::devices::default_device_rules;
+pub use fs::dirs::SelfJoin;
 pub use mounts::{Mode, mode};
 
 use mounts::Mounts;
@@ -235,11 +236,12 @@ impl Cgroup {
     }
 
     /// Put the just cloned init in, before it runs any of the container's
-    /// code (`born_in_unified`: cloned into [`Cgroup::unified_fd`]).
+    /// code: it joins the v1 hierarchies by itself ([`Cgroup::self_join`]);
+    /// `born_in_unified`: it was cloned into [`Cgroup::unified_fd`].
     /// systemd: start the scope with it, then set the limits.
     pub fn enter(&self, pid: i32, resources: &LinuxResources, born_in_unified: bool) -> Result<()> {
         let Some(scope) = &self.systemd else {
-            return self.add_pid(pid, born_in_unified);
+            return self.add_joined(pid, born_in_unified);
         };
         scope.start(pid, resources)?;
         // As runc: controllers enabled down the path, the files written.
@@ -271,13 +273,25 @@ impl Cgroup {
         self.fs.apply(resources, true)
     }
 
-    /// Put `pid` into the container's cgroup in every hierarchy (`exec`);
-    /// `born_in_unified`: it was cloned into [`Cgroup::unified_fd`], only
-    /// v1 hierarchies are left.
-    pub fn add_pid(&self, pid: i32, born_in_unified: bool) -> Result<()> {
+    /// Put `pid` into the container's cgroup in every hierarchy.
+    pub fn add_pid(&self, pid: i32) -> Result<()> {
+        self.fs.add_pid(pid)
+    }
+
+    /// The v1 hierarchies' directories, opened for a child to move itself
+    /// in (before the clone; the child calls [`SelfJoin::join`]): the
+    /// cheap migration (see there).
+    pub fn self_join(&self) -> Result<SelfJoin> {
+        self.fs.self_join_v1()
+    }
+
+    /// The rest of putting `pid` in, once it joined the v1 hierarchies by
+    /// itself (`exec`, and [`Cgroup::enter`]): the unified directory,
+    /// unless it was born there (`born_in_unified`).
+    pub fn add_joined(&self, pid: i32, born_in_unified: bool) -> Result<()> {
         match born_in_unified {
-            true => self.fs.add_pid_v1(pid),
-            false => self.fs.add_pid(pid),
+            true => Ok(()),
+            false => self.fs.add_pid_v2(pid),
         }
     }
 

@@ -231,6 +231,7 @@ fn setup(
         }
         false => Vec::new(),
     };
+    let self_join = cgroup.self_join()?;
     let for_children = joins.enter_for_children()?;
 
     let flags = namespaces::clone_flags(spec).bits() as u64;
@@ -245,6 +246,7 @@ fn setup(
             seccomp,
             console,
             stdio: opts.stdio,
+            self_join,
         };
         init::create(
             init,

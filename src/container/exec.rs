@@ -121,6 +121,10 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
     }
     // Decided here, before the clone: the child only follows it.
     let plan = Plan::of(&spec, process, seccomp.as_ref());
+    let self_join = match (&st.cgroup, subs.is_empty()) {
+        (Some(cgroup), true) => cgroup.self_join()?,
+        _ => crate::cgroups::SelfJoin::default(),
+    };
     let in_child = |chan| {
         init::exec(Init {
             plan,
@@ -132,6 +136,7 @@ pub fn exec(root: &Path, id: &str, process: &Process, opts: &ExecOptions) -> Res
             seccomp: seccomp.as_ref(),
             console,
             stdio: None,
+            self_join,
         })
     };
     let in_parent = |child: &create::Created, chan: &Channel| {
@@ -186,7 +191,7 @@ fn parent_side(
     let pid = child.pid;
     if let Some(cgroup) = &st.cgroup {
         if subs.is_empty() {
-            cgroup.add_pid(pid, child.in_cgroup)?;
+            cgroup.add_joined(pid, child.in_cgroup)?;
         } else {
             cgroup.add_pid_to(subs, pid)?;
         }

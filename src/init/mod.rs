@@ -93,6 +93,8 @@ pub struct Init<'a> {
     pub console: Option<OwnedFd>,
     /// fds to become our 0, 1, 2 (see CreateOptions::stdio).
     pub stdio: Option<[std::os::fd::RawFd; 3]>,
+    /// The container's v1 cgroups, for us to join first thing.
+    pub self_join: crate::cgroups::SelfJoin,
 }
 
 /// A new container's init (see sync.rs for its part in the handshake):
@@ -237,10 +239,13 @@ fn has_create_hooks(spec: &Spec) -> bool {
     })
 }
 
-/// What both kinds of init do first: stdio, no inherited fd but ours,
+/// What both kinds of init do first: our v1 cgroups, stdio, no inherited fd but ours,
 /// our fd directory (see [`own_fd_dir`]), the namespaces to join, and the
 /// parent's go.
 fn begin(init: &Init, also_ours: &[std::os::fd::RawFd]) -> Result<OwnedFd> {
+    // Before anything runs that the cgroup should account; its files are
+    // closed below with the other inherited fds.
+    init.self_join.join()?;
     // Nothing of the container may ptrace us or open /proc/<pid>/exe while
     // we still run the host's hull binary.
     let not_dumpable = || nix::sys::prctl::set_dumpable(false).ctx(|| "prctl dumpable");

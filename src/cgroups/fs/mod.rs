@@ -163,11 +163,15 @@ impl Fs {
         self.v2.as_ref().map(|v| v.dir.clone())
     }
 
-    /// Put `pid` in the v1 hierarchies only: it was born in the unified
-    /// directory.
-    pub fn add_pid_v1(&self, pid: i32) -> Result<()> {
-        let mut dirs = self.v1.hierarchies.iter();
-        dirs.try_for_each(|h| dirs::add_pid(&h.dir, pid))
+    /// The v1 directories, for a child to join by itself.
+    pub fn self_join_v1(&self) -> Result<dirs::SelfJoin> {
+        dirs::SelfJoin::open(self.v1.hierarchies.iter().map(|h| h.dir.as_path()))
+    }
+
+    /// Put `pid` in the unified directory only: it joined the v1 ones by
+    /// itself.
+    pub fn add_pid_v2(&self, pid: i32) -> Result<()> {
+        self.v2.iter().try_for_each(|v| dirs::add_pid(&v.dir, pid))
     }
 
     /// Put `pid` in existing sub-cgroups of the container's (`exec
