@@ -44,17 +44,17 @@ impl Fs {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => &default,
         };
-        // Quoted input: one line whatever it holds.
-        let shown = crate::error::one_line(&path.to_string_lossy()).into_owned();
+        // Quoted input: one line whatever it holds (made only for an error).
+        let shown = || crate::error::one_line(&path.to_string_lossy()).into_owned();
         if path.components().any(|c| matches!(c, Component::ParentDir)) {
-            bail!("invalid cgroupsPath {shown}: \"..\" is not allowed");
+            bail!("invalid cgroupsPath {}: \"..\" is not allowed", shown());
         }
         let relative: PathBuf = path
             .components()
             .filter(|c| matches!(c, Component::Normal(_)))
             .collect();
         if relative.as_os_str().is_empty() {
-            bail!("invalid cgroupsPath {shown}: names the root cgroup");
+            bail!("invalid cgroupsPath {}: names the root cgroup", shown());
         }
         // Absolute: under the mount point. Relative: under our own cgroup in
         // that hierarchy, which differs per hierarchy on v1; in the unified
@@ -66,7 +66,8 @@ impl Fs {
             if !path.is_absolute() {
                 let own = mounts::own_cgroup(proc_self_cgroup, own_key).ok_or_else(|| {
                     Error::new(format!(
-                        "cgroupsPath {shown}: no entry for {} in /proc/self/cgroup",
+                        "cgroupsPath {}: no entry for {} in /proc/self/cgroup",
+                        shown(),
                         crate::error::one_line(&mount.point.to_string_lossy())
                     ))
                 })?;
@@ -75,7 +76,8 @@ impl Fs {
                 // place below this mount point.
                 if !own.components().all(|c| matches!(c, Component::Normal(_))) {
                     bail!(
-                        "cgroupsPath {shown}: our own cgroup {} is not below {}",
+                        "cgroupsPath {}: our own cgroup {} is not below {}",
+                        shown(),
                         crate::error::one_line(&own.to_string_lossy()),
                         crate::error::one_line(&mount.point.to_string_lossy())
                     );
