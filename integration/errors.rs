@@ -4,6 +4,7 @@ use crate::harness::*;
 use serde_json::{Value, json};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
 
 /// `create` of a bundle whose config `edit` spoils fails with one error
 /// line containing every needle, and leaves nothing behind.
@@ -81,6 +82,37 @@ fn namespace_path_of_another_type() {
         },
         &["linux.namespaces", "/proc/self/ns/uts", "is not a net"],
     );
+}
+
+#[test]
+fn namespace_path_that_is_no_namespace_is_never_opened() {
+    // Found by fuzz/ (config): a FIFO there blocked create in its open
+    // for as long as no one wrote to it.
+    let t = Test::new();
+    let b = t.bundle();
+    let fifo = t.dir.join("ns-fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let file = t.dir.join("ns-file");
+    fs::write(&file, "").unwrap();
+    for path in [&fifo, &file] {
+        b.args(&["true"]).config(|c| {
+            let nss = c["linux"]["namespaces"].as_array_mut().unwrap();
+            nss.retain(|n| n["type"] != "ipc");
+            nss.push(json!({"type": "ipc", "path": path}));
+        });
+        let mut create = t.command(&["create", "--bundle", b.path(), "bad"]);
+        let mut child = create.stderr(std::process::Stdio::piped()).spawn().unwrap();
+        assert_ne!(wait_exit(&mut child, Duration::from_secs(20)), 0);
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        let want = format!("{} is not a namespace", path.display());
+        assert!(
+            err.contains("linux.namespaces") && err.contains(&want),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        t.assert_nothing_left("bad");
+    }
 }
 
 #[test]

@@ -55,9 +55,26 @@ fn open_ns(path: &Path) -> Result<OwnedFd> {
     .ctx(|| format!("open {}", path.display()))
 }
 
+/// A namespace file a config names: opened as a path first and checked to
+/// be on nsfs, so that whatever else is there is never opened for real (a
+/// FIFO would block create, a device could act on the open); then opened
+/// through that fd.
+fn open_ns_file(path: &Path) -> Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    const NSFS_MAGIC: nix::sys::statfs::FsType = nix::sys::statfs::FsType(0x6e73_6673);
+    let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
+    let at = nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty())
+        .ctx(|| format!("open {}", path.display()))?;
+    let fs = nix::sys::statfs::fstatfs(&at).ctx(|| format!("statfs {}", path.display()))?;
+    if fs.filesystem_type() != NSFS_MAGIC {
+        bail!("{} is not a namespace", path.display());
+    }
+    open_ns(Path::new(&format!("/proc/self/fd/{}", at.as_raw_fd())))
+}
+
 /// `path` must be a namespace of type `typ`.
 pub fn check_path(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
-    let fd = open_ns(path)?;
+    let fd = open_ns_file(path)?;
     let got = ns_type(&fd).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
     if got != flag(typ).bits() {
         bail!("{} is not a {} namespace", path.display(), config_name(typ));
@@ -87,7 +104,7 @@ impl Joins {
         let mut joins = Vec::new();
         for ns in of(spec) {
             if let Some(path) = ns.path() {
-                joins.push((ns.typ(), open_ns(path)?));
+                joins.push((ns.typ(), open_ns_file(path)?));
             }
         }
         // The user namespace first: joining it grants the rights to join the rest.
