@@ -255,7 +255,7 @@ fn lock_holder(file: &File) -> String {
 pub fn process_start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parens: fields follow the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let mut fields = rest.split(' ');
     let state = fields.next()?;
     if state == "Z" || state == "X" {

@@ -180,7 +180,8 @@ fn hide_full_proc_and_sys(rootfs: &Path) -> Result<()> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "read mountinfo")?;
     for line in info.lines() {
         let fields: Vec<&str> = line.split(' ').collect();
-        let Some(sep) = fields.iter().position(|f| *f == "-") else {
+        // The separator follows at least six fields (more are optional).
+        let Some(sep) = fields.iter().position(|f| *f == "-").filter(|&s| s >= 6) else {
             continue;
         };
         let (root, point) = (fields[3], crate::sys::unescape_mountinfo(fields[4]));
