@@ -438,7 +438,7 @@ fn a_memory_limit_too_small_for_setup_is_named() {
          (linux.resources.memory.limit: 1)"
     } else {
         eprintln!("no memory controller on this host: its refusal is checked instead");
-        "linux.resources.memory: the memory controller is not available on this host"
+        "linux.resources.memory.limit: the memory controller is not available on this host"
     };
     t.create(&b, "tiny").fails_with(want);
     t.assert_nothing_left("tiny");

@@ -128,49 +128,16 @@ trait Manager {
     fn destroy(&self) -> Result<()>;
 }
 
-/// The first part of `resources` that sets a limit, as a config field;
-/// device rules are not limits (see `controllers::devices`).
-fn limits_asked(r: &LinuxResources) -> Option<&'static str> {
-    let set = |v: serde_json::Result<serde_json::Value>| {
-        v.is_ok_and(|v| !v.is_null() && v != serde_json::json!({}) && v != serde_json::json!([]))
-    };
-    [
-        (
-            "linux.resources.memory",
-            set(serde_json::to_value(r.memory())),
-        ),
-        ("linux.resources.cpu", set(serde_json::to_value(r.cpu()))),
-        ("linux.resources.pids", set(serde_json::to_value(r.pids()))),
-        (
-            "linux.resources.blockIO",
-            set(serde_json::to_value(r.block_io())),
-        ),
-        (
-            "linux.resources.hugepageLimits",
-            set(serde_json::to_value(r.hugepage_limits())),
-        ),
-        (
-            "linux.resources.network",
-            set(serde_json::to_value(r.network())),
-        ),
-        ("linux.resources.rdma", set(serde_json::to_value(r.rdma()))),
-        (
-            "linux.resources.unified",
-            set(serde_json::to_value(r.unified())),
-        ),
-    ]
-    .into_iter()
-    .find_map(|(field, set)| set.then_some(field))
-}
-
 /// The `linux.cgroup` object of `hull features` (features-linux.md): the
 /// cgroup versions and managers hull drives, and the controllers listed.
 pub fn features() -> serde_json::Value {
+    // A host with the driver has it for users too (over their own bus).
+    let systemd = mounts::host().is_ok_and(|m| systemd::check_host(m.mode()).is_ok());
     let mut features = serde_json::json!({
         "v1": true,
         "v2": true,
-        "systemd": mounts::host().is_ok_and(|m| systemd::check_host(m.mode()).is_ok()),
-        "systemdUser": false,
+        "systemd": systemd,
+        "systemdUser": systemd,
     });
     for c in controllers::ALL.iter().filter(|c| c.feature) {
         features[c.name] = true.into();
@@ -184,7 +151,8 @@ impl Cgroup {
     /// /proc/self/cgroup; in the unified tree under its parent); None ->
     /// `<id>` there, as runc does (no parent is created that `delete`
     /// would leave). systemd: `slice:prefix:name`, see
-    /// [`systemd::Scope::parse`]. No filesystem change.
+    /// [`systemd::Scope::parse`]; rootless, the user's systemd is asked
+    /// where its cgroup is. No filesystem change.
     pub fn new(cgroups_path: Option<&Path>, id: &str, driver: Driver) -> Result<Cgroup> {
         let own = std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup")?;
         let mounts = mounts::host()?;
@@ -192,7 +160,14 @@ impl Cgroup {
             return Cgroup::resolve(mounts, &own, cgroups_path, id);
         }
         systemd::check_host(mounts.mode())?;
-        let (scope, path) = systemd::Scope::parse(cgroups_path, id)?;
+        // Rootless, the user's systemd makes the scope (runc's rule).
+        let user = crate::rootless::cgroups();
+        let (scope, mut path) = systemd::Scope::parse(cgroups_path, id, user)?;
+        if user {
+            path = scope
+                .in_user_manager(&path)
+                .map_err(|e| Error::new(format!("--systemd-cgroup: rootless: {e}")))?;
+        }
         let mut cgroup = Cgroup::resolve(mounts, &own, Some(&path), id)?;
         cgroup.systemd = Some(scope);
         Ok(cgroup)
@@ -214,8 +189,9 @@ impl Cgroup {
     /// systemd scope cannot exist without a process: nothing yet.
     /// Rootless ([`crate::rootless::cgroups`]), the hierarchies where we
     /// may not make a directory are left out (the container stays in our
-    /// cgroup there), unless `resources` asks for limits; returns whether
-    /// any was.
+    /// cgroup there), as runc does; a limit that needs one of them, or a
+    /// controller not delegated to us, is an error naming the field.
+    /// Returns whether any hierarchy was left out.
     pub fn prepare(&mut self, resources: &LinuxResources) -> Result<bool> {
         if self.systemd.is_some() {
             return Ok(false);
@@ -224,15 +200,9 @@ impl Cgroup {
             self.create()?;
             return self.apply(resources).map(|()| false);
         }
-        let refused = self.fs.create_permitted()?;
-        if let (Some(e), Some(field)) = (refused.first(), limits_asked(resources)) {
-            return Err(Error::at(
-                field,
-                format!("rootless: {e}; limits need a cgroup delegated to this user"),
-            ));
-        }
+        let left_out = self.fs.create_permitted()?;
         self.apply(resources)?;
-        Ok(!refused.is_empty())
+        Ok(left_out)
     }
 
     /// Put the just cloned init in, before it runs any of the container's

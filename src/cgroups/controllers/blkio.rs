@@ -28,10 +28,44 @@ fn set(r: &LinuxResources, _update: bool, at: &dyn Locate) -> Result<()> {
     else {
         return Ok(());
     };
-    match at.require("linux.resources.blockIO")? {
+    match at.require(field_of(&b))? {
         Dir::V1(dir) => set_v1(dir, &b),
         Dir::V2(dir) => set_v2(dir, &b),
     }
+}
+
+/// The first field `b` sets, for an error that the controller is missing.
+fn field_of(b: &LinuxBlockIo) -> &'static str {
+    [
+        (b.weight().is_some(), "linux.resources.blockIO.weight"),
+        (
+            b.leaf_weight().is_some(),
+            "linux.resources.blockIO.leafWeight",
+        ),
+        (
+            b.weight_device().is_some(),
+            "linux.resources.blockIO.weightDevice",
+        ),
+        (
+            b.throttle_read_bps_device().is_some(),
+            "linux.resources.blockIO.throttleReadBpsDevice",
+        ),
+        (
+            b.throttle_write_bps_device().is_some(),
+            "linux.resources.blockIO.throttleWriteBpsDevice",
+        ),
+        (
+            b.throttle_read_iops_device().is_some(),
+            "linux.resources.blockIO.throttleReadIOPSDevice",
+        ),
+        (
+            b.throttle_write_iops_device().is_some(),
+            "linux.resources.blockIO.throttleWriteIOPSDevice",
+        ),
+    ]
+    .into_iter()
+    .find_map(|(set, field)| set.then_some(field))
+    .unwrap_or("linux.resources.blockIO")
 }
 
 /// `b` without the zero weights and empty device lists runc leaves alone.

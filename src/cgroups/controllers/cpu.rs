@@ -39,10 +39,32 @@ fn set(r: &LinuxResources, update: bool, at: &dyn Locate) -> Result<()> {
     if sched == LinuxCpu::default() {
         return Ok(());
     }
-    match at.require("linux.resources.cpu")? {
+    match at.require(field_of(&sched))? {
         Dir::V1(dir) => set_v1(dir, &sched),
         Dir::V2(dir) => set_v2(dir, &sched),
     }
+}
+
+/// The first field `c` sets, for an error that the controller is missing.
+fn field_of(c: &LinuxCpu) -> &'static str {
+    [
+        (c.shares().is_some(), "linux.resources.cpu.shares"),
+        (c.quota().is_some(), "linux.resources.cpu.quota"),
+        (c.period().is_some(), "linux.resources.cpu.period"),
+        (c.burst().is_some(), "linux.resources.cpu.burst"),
+        (
+            c.realtime_runtime().is_some(),
+            "linux.resources.cpu.realtimeRuntime",
+        ),
+        (
+            c.realtime_period().is_some(),
+            "linux.resources.cpu.realtimePeriod",
+        ),
+        (c.idle().is_some(), "linux.resources.cpu.idle"),
+    ]
+    .into_iter()
+    .find_map(|(set, field)| set.then_some(field))
+    .unwrap_or("linux.resources.cpu")
 }
 
 /// Writes (file, value, field) held back until a partner value is written.

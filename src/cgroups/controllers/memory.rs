@@ -30,10 +30,37 @@ fn set(r: &LinuxResources, update: bool, at: &dyn Locate) -> Result<()> {
     else {
         return Ok(());
     };
-    match at.require("linux.resources.memory")? {
+    match at.require(field_of(&m))? {
         Dir::V1(dir) => set_v1(dir, &m),
         Dir::V2(dir) => set_v2(dir, &m),
     }
+}
+
+/// The first field `m` sets, for an error that the controller is missing.
+fn field_of(m: &LinuxMemory) -> &'static str {
+    [
+        (m.limit().is_some(), "linux.resources.memory.limit"),
+        (
+            m.reservation().is_some(),
+            "linux.resources.memory.reservation",
+        ),
+        (m.swap().is_some(), "linux.resources.memory.swap"),
+        (
+            m.swappiness().is_some(),
+            "linux.resources.memory.swappiness",
+        ),
+        (
+            m.disable_oom_killer().is_some(),
+            "linux.resources.memory.disableOOMKiller",
+        ),
+        (
+            m.use_hierarchy().is_some(),
+            "linux.resources.memory.useHierarchy",
+        ),
+    ]
+    .into_iter()
+    .find_map(|(set, field)| set.then_some(field))
+    .unwrap_or("linux.resources.memory")
 }
 
 /// `m` without the zeroes runc leaves alone, and without kernel memory

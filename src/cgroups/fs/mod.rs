@@ -28,6 +28,21 @@ pub struct Fs {
     pub v1: V1,
     /// The directory in the unified hierarchy, when cgroup2 is mounted.
     pub v2: Option<V2>,
+    /// Rootless: the hierarchies left out, as we may not make our
+    /// directory there (see [`Fs::create_permitted`]); for the error of a
+    /// limit that needs one. Not kept in the state: only create applies
+    /// limits under these rules.
+    #[serde(skip)]
+    refused: Vec<Refusal>,
+}
+
+/// A hierarchy a rootless caller may not use, and why.
+#[derive(Clone, Debug)]
+struct Refusal {
+    /// Its controllers; empty for the unified tree.
+    controllers: Vec<String>,
+    /// The error of the mkdir.
+    why: String,
 }
 
 impl Fs {
@@ -108,6 +123,7 @@ impl Fs {
         Ok(Fs {
             v1: V1 { hierarchies },
             v2,
+            refused: Vec::new(),
         })
     }
 
@@ -133,6 +149,13 @@ impl Fs {
     /// [`Fs::find`], or an error saying config `field` needs `c`.
     fn route(&self, c: &Controller, field: &str) -> Result<Dir<'_>> {
         self.find(c).ok_or_else(|| {
+            if let Some(why) = self.not_delegated(c) {
+                let name = c.name;
+                let msg = format!(
+                    "rootless: the {name} controller is not delegated to this user ({why})"
+                );
+                return Error::at(field, msg);
+            }
             let v1 = !self.v1.hierarchies.is_empty();
             let hint = match (&c.v2, &self.v2) {
                 (Unified::Absent, _) if v1 => {
@@ -147,6 +170,44 @@ impl Fs {
                 c.name
             ))
         })
+    }
+
+    /// Rootless, why `c` is not ours to use: the hierarchy that has it
+    /// refused our directory, or the unified directory we made does not
+    /// offer it though the host does (not delegated down to us). None if
+    /// not rootless, or if the host lacks the controller altogether.
+    fn not_delegated(&self, c: &Controller) -> Option<String> {
+        if !crate::rootless::cgroups() {
+            return None;
+        }
+        let in_unified = !matches!(c.v2, Unified::Absent);
+        let refused = self
+            .refused
+            .iter()
+            .find(|r| match r.controllers.is_empty() {
+                true => in_unified,
+                false => r.controllers.iter().any(|n| n == c.name),
+            });
+        if let Some(r) = refused {
+            return Some(r.why.clone());
+        }
+        // The host has it (at the root), but it does not reach us.
+        let offered = |dir: &Path| {
+            let text = std::fs::read_to_string(dir.join("cgroup.controllers"));
+            text.unwrap_or_default().trim().to_string()
+        };
+        match (&self.v2, &c.v2) {
+            (Some(v2), Unified::Listed(name))
+                if v2.dir.exists() && offered(&v2.mount).split(' ').any(|n| n == *name) =>
+            {
+                let ours = offered(&v2.dir);
+                Some(format!(
+                    "{name} is not in {}/cgroup.controllers: {ours:?}",
+                    v2.dir.display()
+                ))
+            }
+            _ => None,
+        }
     }
 
     /// (mount point, the container's directory) for every hierarchy.
@@ -247,17 +308,21 @@ impl Fs {
 impl Fs {
     /// [`Manager::create`] for a rootless caller: the directories we may
     /// not make (no delegation there) are left out, and the container
-    /// stays in our own cgroup in those hierarchies. Returns the refusals.
-    pub fn create_permitted(&mut self) -> Result<Vec<Error>> {
+    /// stays in our own cgroup in those hierarchies; a limit that needs
+    /// one of them is then an error naming it (see [`Fs::route`]).
+    /// Returns whether any was left out.
+    pub fn create_permitted(&mut self) -> Result<bool> {
         use nix::errno::Errno;
         let denied =
             |e: &Error| matches!(e.errno(), Some(Errno::EACCES | Errno::EPERM | Errno::EROFS));
-        let mut refused = Vec::new();
         let mut kept = Vec::new();
         for h in std::mem::take(&mut self.v1.hierarchies) {
             match h.create() {
                 Ok(()) => kept.push(h),
-                Err(e) if denied(&e) => refused.push(e),
+                Err(e) if denied(&e) => self.refused.push(Refusal {
+                    controllers: h.controllers,
+                    why: e.to_string(),
+                }),
                 Err(e) => return Err(e),
             }
         }
@@ -265,13 +330,16 @@ impl Fs {
         if let Some(v2) = &self.v2 {
             match v2.create() {
                 Err(e) if denied(&e) => {
-                    refused.push(e);
+                    self.refused.push(Refusal {
+                        controllers: Vec::new(),
+                        why: e.to_string(),
+                    });
                     self.v2 = None;
                 }
                 r => r?,
             }
         }
-        Ok(refused)
+        Ok(!self.refused.is_empty())
     }
 }
 
