@@ -68,6 +68,30 @@ pub fn in_user_namespace() -> bool {
     })
 }
 
+/// Our uid as the host sees it: our euid through /proc/self/uid_map (the
+/// parent namespace's id, which is the host's one level down, as in
+/// rootless podman), what a bus's EXTERNAL authentication must name.
+pub fn host_uid() -> u32 {
+    let euid = nix::unistd::geteuid().as_raw();
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    host_id(&map, euid).unwrap_or(euid)
+}
+
+/// `id` through an id map's text (`inside outside count` lines).
+fn host_id(map: &str, id: u32) -> Option<u32> {
+    map.lines().find_map(|line| {
+        let f: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let [inside, outside, count] = f[..] else {
+            return None;
+        };
+        let id = u64::from(id);
+        (id >= inside && id - inside < count).then(|| (outside + id - inside) as u32)
+    })
+}
+
 /// Whether we lack root on the host: id maps beyond our own ids go
 /// through newuidmap/newgidmap, and a user namespace is required.
 pub fn unprivileged() -> bool {
@@ -93,5 +117,20 @@ pub fn default_root() -> PathBuf {
         }
         _ if unprivileged() => PathBuf::from(format!("/run/user/{}/hull", nix::unistd::geteuid())),
         _ => PathBuf::from(crate::state::DEFAULT_ROOT),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_id;
+
+    #[test]
+    fn ids_map_through_the_range_holding_them() {
+        let map = "         0       1000          1\n         1     100000      65536\n";
+        assert_eq!(host_id(map, 0), Some(1000));
+        assert_eq!(host_id(map, 1), Some(100000));
+        assert_eq!(host_id(map, 65536), Some(165535));
+        assert_eq!(host_id(map, 65537), None);
+        assert_eq!(host_id("0 0 4294967295\n", 1234), Some(1234));
     }
 }

@@ -37,7 +37,7 @@ pub mod fuzz {
         let cgroup = match systemd {
             false => Cgroup::resolve(&mounts, proc_self_cgroup, cgroups_path, id)?,
             true => {
-                let (_, path) = systemd::Scope::parse(cgroups_path, id)?;
+                let (_, path) = systemd::Scope::parse(cgroups_path, id, false)?;
                 Cgroup::resolve(&mounts, proc_self_cgroup, Some(&path), id)?
             }
         };

@@ -1,5 +1,6 @@
 //! A small blocking D-Bus client: the part of the protocol hull needs to
-//! ask systemd for units over the system bus (method calls, their replies
+//! ask systemd for units over the system bus, or a rootless user's
+//! systemd over the user's session bus (method calls, their replies
 //! and errors, and the signal that ends a job). Hand-written rather than a
 //! crate: zbus brings an async runtime, dbus-rs links libdbus (C), and
 //! hull makes four kinds of call.
@@ -94,6 +95,8 @@ pub struct Message {
 
 /// A connection to a bus, authenticated and named.
 pub struct Bus {
+    /// "system bus" or "user bus", for errors.
+    name: &'static str,
     sock: UnixStream,
     serial: u32,
     /// Signals that came while we waited for a reply.
@@ -107,19 +110,42 @@ impl Bus {
         let address = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok();
         let path = address
             .as_deref()
-            .and_then(|a| a.split(';').find_map(|a| a.strip_prefix("unix:path=")))
-            .map(|p| p.split(',').next().unwrap_or(p).to_string())
+            .and_then(unix_path)
             .unwrap_or_else(|| "/run/dbus/system_bus_socket".into());
-        let sock =
-            UnixStream::connect(&path).ctx(|| format!("connect to the system bus {path}"))?;
+        Bus::connect("system bus", &path, nix::unistd::geteuid().as_raw())
+    }
+
+    /// The session bus of the user we run as, where its `systemd --user`
+    /// is (runc's rootless systemd driver): `$DBUS_SESSION_BUS_ADDRESS`
+    /// (its `unix:path=` form) or `$XDG_RUNTIME_DIR/bus`. We prove the
+    /// user's uid on the host, as the bus sees it, also when we are root
+    /// of a user namespace (in rootless podman).
+    pub fn user() -> Result<Bus> {
+        let address = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok();
+        let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
+        let path = match (address.as_deref().and_then(unix_path), runtime_dir) {
+            (Some(path), _) => path,
+            (None, Some(dir)) => std::path::Path::new(&dir).join("bus").display().to_string(),
+            (None, None) => bail!(
+                "user bus: neither $DBUS_SESSION_BUS_ADDRESS (unix:path=) nor $XDG_RUNTIME_DIR is set: \
+                 rootless, the systemd driver needs the user's systemd session and its bus"
+            ),
+        };
+        Bus::connect("user bus", &path, crate::rootless::host_uid())
+    }
+
+    /// Connect to the bus at `path`, authenticate as `uid`, say Hello.
+    fn connect(name: &'static str, path: &str, uid: u32) -> Result<Bus> {
+        let sock = UnixStream::connect(path).ctx(|| format!("connect to the {name} {path}"))?;
         sock.set_read_timeout(Some(TIMEOUT))
-            .ctx(|| "system bus: set a timeout")?;
+            .ctx(|| format!("{name}: set a timeout"))?;
         let mut bus = Bus {
+            name,
             sock,
             serial: 0,
             signals: VecDeque::new(),
         };
-        bus.authenticate()?;
+        bus.authenticate(uid)?;
         bus.call(
             "org.freedesktop.DBus",
             "/org/freedesktop/DBus",
@@ -130,11 +156,16 @@ impl Bus {
         Ok(bus)
     }
 
-    /// SASL EXTERNAL: the kernel vouches for our uid.
-    fn authenticate(&mut self) -> Result<()> {
-        let uid = nix::unistd::geteuid().to_string();
-        let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
-        let fail = |e: std::io::Error| Error::from(e).within("system bus: authenticate");
+    /// SASL EXTERNAL: the kernel vouches for `uid`, which must be ours as
+    /// the bus sees us.
+    fn authenticate(&mut self, uid: u32) -> Result<()> {
+        let name = self.name;
+        let hex: String = uid
+            .to_string()
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let fail = |e: std::io::Error| Error::from(e).within(&format!("{name}: authenticate"));
         self.sock
             .write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())
             .map_err(fail)?;
@@ -142,13 +173,16 @@ impl Bus {
         let mut byte = [0u8];
         while !line.ends_with(b"\r\n") {
             if line.len() > 512 || self.sock.read(&mut byte).map_err(fail)? == 0 {
-                bail!("system bus: authenticate: the bus closed the connection");
+                bail!("{name}: authenticate: the bus closed the connection");
             }
             line.push(byte[0]);
         }
         if !line.starts_with(b"OK ") {
             let text = String::from_utf8_lossy(&line);
-            bail!("system bus: authenticate: refused ({})", text.trim());
+            bail!(
+                "{name}: authenticate as uid {uid}: refused ({})",
+                text.trim()
+            );
         }
         self.sock.write_all(b"BEGIN\r\n").map_err(fail)
     }
@@ -168,7 +202,7 @@ impl Bus {
         let message = encode_call(serial, destination, path, interface, member, args);
         self.sock
             .write_all(&message)
-            .ctx(|| format!("system bus: send {member}"))?;
+            .ctx(|| format!("{}: send {member}", self.name))?;
         loop {
             let m = self.receive().map_err(|e| e.within(member))?;
             match m.kind {
@@ -200,11 +234,11 @@ impl Bus {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                bail!("system bus: no answer within {timeout:?}");
+                bail!("{}: no answer within {timeout:?}", self.name);
             }
             self.sock
                 .set_read_timeout(Some(left))
-                .ctx(|| "system bus: set a timeout")?;
+                .ctx(|| format!("{}: set a timeout", self.name))?;
             let m = self.receive()?;
             if m.kind == SIGNAL && wanted(&m) {
                 return Ok(m);
@@ -213,12 +247,13 @@ impl Bus {
     }
 
     fn receive(&mut self) -> Result<Message> {
+        let name = self.name;
         let read = |sock: &mut UnixStream, buf: &mut [u8]| {
             sock.read_exact(buf).map_err(|e| match e.kind() {
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                    Error::new(format!("system bus: no answer within {TIMEOUT:?}"))
+                    Error::new(format!("{name}: no answer within {TIMEOUT:?}"))
                 }
-                _ => Error::from(e).within("system bus: receive"),
+                _ => Error::from(e).within(&format!("{name}: receive")),
             })
         };
         let mut fixed = [0u8; 16];
@@ -262,6 +297,14 @@ pub(super) fn decode_received(bytes: &[u8]) -> Result<Message> {
     let fixed = bytes.first_chunk::<16>().ok_or_else(early)?;
     let (little, header_len, total) = frame(fixed)?;
     decode(bytes.get(..total).ok_or_else(early)?, little, header_len)
+}
+
+/// The socket path of a D-Bus address's `unix:path=` entry, if any.
+fn unix_path(address: &str) -> Option<String> {
+    let entry = address
+        .split(';')
+        .find_map(|a| a.strip_prefix("unix:path="))?;
+    Some(entry.split(',').next().unwrap_or(entry).to_string())
 }
 
 /// A method call's bytes (little-endian).

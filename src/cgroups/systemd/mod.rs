@@ -1,6 +1,8 @@
 //! The systemd cgroup driver (`--systemd-cgroup`): the container's cgroup
 //! is a transient scope that systemd makes, accounts and removes, asked
-//! for over the system bus as runc does. Its limits go to systemd as unit
+//! for over the system bus as runc does; rootless, of the user's own
+//! `systemd --user` over the user's bus, in the subtree systemd delegates
+//! to it (runc's rootless systemd driver). Its limits go to systemd as unit
 //! properties and, through the cgroupfs manager, into the scope's own
 //! files (which also carry what systemd cannot express).
 //!
@@ -36,6 +38,9 @@ pub struct Scope {
     pub unit: String,
     /// The slice holding it: `system.slice`.
     pub slice: String,
+    /// Whether the user's systemd holds it (rootless), not the system's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub user: bool,
 }
 
 /// Whether this host can have the driver: systemd is PID 1 (sd_booted's
@@ -58,14 +63,17 @@ impl Scope {
     /// The scope for `linux.cgroupsPath` in runc's systemd form
     /// `slice:prefix:name` (empty: `system.slice:hull:<id>`), and the
     /// path of its cgroup below the cgroup2 mount
-    /// (`/system.slice/hull-<id>.scope`).
-    pub fn parse(cgroups_path: Option<&Path>, id: &str) -> Result<(Scope, PathBuf)> {
+    /// (`/system.slice/hull-<id>.scope`). `user`: the user's systemd's
+    /// (rootless), whose default slice is `user.slice`, and whose path is
+    /// below its own cgroup (see [`Scope::in_user_manager`]).
+    pub fn parse(cgroups_path: Option<&Path>, id: &str, user: bool) -> Result<(Scope, PathBuf)> {
         let field = "linux.cgroupsPath";
         let text = match cgroups_path {
             Some(p) => p.to_str().ok_or_else(|| Error::at(field, "is not UTF-8"))?,
             None => "",
         };
-        let default = format!("system.slice:hull:{id}");
+        let default_slice = if user { "user.slice" } else { "system.slice" };
+        let default = format!("{default_slice}:hull:{id}");
         let text = if text.is_empty() { &default } else { text };
         let parts: Vec<&str> = text.split(':').collect();
         let [slice, prefix, name] = parts[..] else {
@@ -90,7 +98,7 @@ impl Scope {
             ));
         }
         let slice = if slice.is_empty() {
-            "system.slice"
+            default_slice
         } else {
             slice
         };
@@ -103,8 +111,43 @@ impl Scope {
         let scope = Scope {
             unit,
             slice: slice.to_string(),
+            user,
         };
         Ok((scope, path))
+    }
+
+    /// A user's scope's `path` (from [`Scope::parse`]) as the cgroup2
+    /// mount sees it: below the user's systemd's own cgroup
+    /// (`/user.slice/user-UID.slice/user@UID.service`), which it asks.
+    pub fn in_user_manager(&self, path: &Path) -> Result<PathBuf> {
+        let mut bus = Bus::user()?;
+        let reply = bus.call(
+            SYSTEMD,
+            MANAGER_PATH,
+            "org.freedesktop.DBus.Properties",
+            "Get",
+            &[
+                Value::Str(MANAGER.into()),
+                Value::Str("ControlGroup".into()),
+            ],
+        )?;
+        let own = match reply.first() {
+            Some(Value::Variant(v)) => v.as_str().unwrap_or(""),
+            _ => "",
+        };
+        if !own.starts_with('/') {
+            bail!("user bus: the user's systemd has no cgroup of its own ({reply:?})");
+        }
+        Ok(Path::new(own).join(path.strip_prefix("/").unwrap_or(path)))
+    }
+
+    /// The bus of the systemd holding the scope.
+    fn bus(&self) -> Result<Bus> {
+        if self.user {
+            Bus::user()
+        } else {
+            Bus::system()
+        }
     }
 
     /// Start the scope with `pid` in it and `resources` as its
@@ -130,7 +173,7 @@ impl Scope {
             ("DefaultDependencies", Value::Bool(false)),
         ];
         props.extend(properties::from_resources(resources, false)?);
-        let mut bus = Bus::system().map_err(what)?;
+        let mut bus = self.bus().map_err(what)?;
         watch_jobs(&mut bus).map_err(what)?;
         let args = [
             Value::Str(self.unit.clone()),
@@ -163,7 +206,7 @@ impl Scope {
             return Ok(());
         }
         let what = |e: Error| Error::new(format!("systemd: set properties of {}: {e}", self.unit));
-        let mut bus = Bus::system().map_err(what)?;
+        let mut bus = self.bus().map_err(what)?;
         let args = [
             Value::Str(self.unit.clone()),
             Value::Bool(true), // runtime: gone with the unit
@@ -178,7 +221,7 @@ impl Scope {
     /// (systemd removes an empty one by itself) is fine.
     pub fn stop(&self) -> Result<()> {
         let what = |e: Error| Error::new(format!("systemd: stop {}: {e}", self.unit));
-        let mut bus = Bus::system().map_err(what)?;
+        let mut bus = self.bus().map_err(what)?;
         watch_jobs(&mut bus).map_err(what)?;
         let args = [Value::Str(self.unit.clone()), Value::Str("replace".into())];
         let result = match manager(&mut bus, "StopUnit", &args) {
@@ -283,7 +326,7 @@ mod tests {
     #[test]
     fn a_slice_named_in_an_error_stays_on_one_line() {
         // Found by fuzz/ (cgroups): the slice was quoted as it is.
-        let e = Scope::parse(Some(Path::new("s:p:a\nb.slice")), "c1").unwrap_err();
+        let e = Scope::parse(Some(Path::new("s:p:a\nb.slice")), "c1", false).unwrap_err();
         assert_eq!(
             e.message(),
             r#"linux.cgroupsPath: "s:p:a\nb.slice": a container needs a scope, not the slice a\nb.slice"#
@@ -292,19 +335,20 @@ mod tests {
 
     #[test]
     fn cgroups_paths_name_the_scope_as_runc() {
-        let (s, p) = Scope::parse(None, "c1").unwrap();
+        let (s, p) = Scope::parse(None, "c1", false).unwrap();
         assert_eq!(
             (s.unit.as_str(), s.slice.as_str()),
             ("hull-c1.scope", "system.slice")
         );
         assert_eq!(p, Path::new("/system.slice/hull-c1.scope"));
-        let (s, p) = Scope::parse(Some(Path::new("machine-pod.slice:libpod:abc")), "c1").unwrap();
+        let (s, p) =
+            Scope::parse(Some(Path::new("machine-pod.slice:libpod:abc")), "c1", false).unwrap();
         assert_eq!(s.unit, "libpod-abc.scope");
         assert_eq!(
             p,
             Path::new("/machine.slice/machine-pod.slice/libpod-abc.scope")
         );
-        let (s, _) = Scope::parse(Some(Path::new(":docker:abc")), "c1").unwrap();
+        let (s, _) = Scope::parse(Some(Path::new(":docker:abc")), "c1", false).unwrap();
         assert_eq!(
             (s.unit.as_str(), s.slice.as_str()),
             ("docker-abc.scope", "system.slice")
@@ -316,8 +360,14 @@ mod tests {
             "a.slice:p:x.slice",
             "a.slice:p:x/y",
         ] {
-            let e = Scope::parse(Some(Path::new(bad)), "c1").unwrap_err();
+            let e = Scope::parse(Some(Path::new(bad)), "c1", true).unwrap_err();
             assert_eq!(e.field(), Some("linux.cgroupsPath"), "{bad}: {e}");
         }
+        // The user's systemd: user.slice by default, as runc rootless.
+        let (s, p) = Scope::parse(None, "c1", true).unwrap();
+        assert_eq!((s.slice.as_str(), s.user), ("user.slice", true));
+        assert_eq!(p, Path::new("/user.slice/hull-c1.scope"));
+        let (s, _) = Scope::parse(Some(Path::new(":libpod:abc")), "c1", true).unwrap();
+        assert_eq!(s.slice, "user.slice");
     }
 }
