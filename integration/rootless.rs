@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -27,6 +27,8 @@ struct User {
     /// A directory of its own, for bundles it writes.
     home: PathBuf,
     ids: RefCell<Vec<String>>,
+    /// What the test set up for it, undone in reverse order.
+    undo: RefCell<Vec<Box<dyn FnOnce()>>>,
 }
 
 impl User {
@@ -65,6 +67,7 @@ impl User {
             uid,
             gid,
             ids: RefCell::new(Vec::new()),
+            undo: RefCell::new(Vec::new()),
         };
         Some(user)
     }
@@ -84,16 +87,33 @@ impl User {
         if args.iter().any(|a| *a == "run" || *a == "create") {
             self.ids.borrow_mut().push(args.last().unwrap().to_string());
         }
-        let mut cmd = Command::new(HULL);
-        cmd.args(args)
-            .uid(self.uid)
+        let mut cmd = self.command(HULL, &self.xdg);
+        cmd.args(args);
+        t.output(&mut cmd)
+    }
+
+    /// `program` as this user, in its home, with `xdg` as its
+    /// $XDG_RUNTIME_DIR (and the bus there as its session bus).
+    fn command(&self, program: &str, xdg: &std::path::Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.uid(self.uid)
             .gid(self.gid)
             .current_dir(&self.home)
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("XDG_RUNTIME_DIR", &self.xdg)
+            .env("XDG_RUNTIME_DIR", xdg)
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}/bus", xdg.display()),
+            )
             .env("USER", &self.name);
-        t.output(&mut cmd)
+        cmd
+    }
+
+    /// Run `undo` when the user is dropped, after its containers are
+    /// deleted (a cgroup delegated to it, ...).
+    fn on_drop(&self, undo: impl FnOnce() + 'static) {
+        self.undo.borrow_mut().push(Box::new(undo));
     }
 
     /// The test bundle made rootless: a user namespace with `maps` for
@@ -128,6 +148,9 @@ impl Drop for User {
                 .arg(&root)
                 .args(["delete", "--force", id])
                 .output();
+        }
+        while let Some(undo) = self.undo.borrow_mut().pop() {
+            undo();
         }
         let _ = Command::new("userdel").arg(&self.name).output();
         let _ = fs::remove_dir_all(&self.xdg);
@@ -272,8 +295,9 @@ fn rootless_refusals_name_the_field() {
     b.args(&["true"]);
     b.config(|c| c["linux"]["resources"] = json!({"memory": {"limit": 67108864}}));
     let out = u.hull(&t, &["run", "--bundle", b.path(), "rl3"]);
-    out.fails_with("linux.resources.memory: rootless: create cgroup");
-    out.fails_with("limits need a cgroup delegated to this user");
+    out.fails_with(
+        "linux.resources.memory.limit: rootless: the memory controller is not delegated to this user (create cgroup /sys/fs/cgroup/",
+    );
     assert!(!u.xdg.join("hull/rl3").exists());
 
     let plain = t.bundle();
@@ -329,4 +353,304 @@ fn spec_rootless_is_runc_spec_rootless() {
     assert_eq!(read(&ours), read(&theirs));
     let out = u.hull(&t, &["spec", "--rootless", "extra"]);
     out.fails_with("unexpected argument");
+}
+
+/// A cgroup v1 memory subtree delegated to the user (its directory and
+/// cgroup.procs chowned, as an administrator delegates v1), the user's
+/// shell in it: a memory limit lands in the container's cgroup below it;
+/// a limit of a controller not delegated (pids) is refused naming the
+/// field, and nothing is left. Needs a cgroup v1 memory and pids
+/// hierarchy (this VM kind; not the pure v2 test bed).
+#[test]
+fn rootless_limits_apply_in_a_delegated_v1_subtree_only() {
+    let v1 = Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists()
+        && Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists();
+    if !v1 {
+        eprintln!("note: needs cgroup v1 memory and pids hierarchies: skipped");
+        return;
+    }
+    let t = Test::new();
+    let Some(u) = User::new(&t) else { return };
+    let name = format!("{}-deleg", t.cgroup_parent());
+    let deleg = Path::new("/sys/fs/cgroup/memory").join(&name);
+    fs::create_dir(&deleg).unwrap();
+    let undo = deleg.clone();
+    u.on_drop(move || remove_cgroup_tree(&undo));
+    for p in [
+        deleg.clone(),
+        deleg.join("cgroup.procs"),
+        deleg.join("tasks"),
+    ] {
+        std::os::unix::fs::chown(&p, Some(u.uid), Some(u.gid)).unwrap();
+    }
+    // hull run from a shell of the user's that joined the subtree.
+    let in_subtree = |args: &[&str]| -> Out {
+        if args.contains(&"run") {
+            u.ids.borrow_mut().push(args.last().unwrap().to_string());
+        }
+        let script = format!("echo $$ > {}/cgroup.procs && exec \"$@\"", deleg.display());
+        let mut cmd = u.command("/bin/sh", &u.xdg);
+        cmd.args(["-c", &script, "sh", HULL]).args(args);
+        t.output(&mut cmd)
+    };
+
+    let b = u.bundle(&t, None);
+    b.args(&["sleep", "1000"]);
+    b.config(|c| c["linux"]["resources"] = json!({"memory": {"limit": 67108864}}));
+    in_subtree(&["run", "--detach", "--bundle", b.path(), "rlv1"]).ok();
+    let state: Value = serde_json::from_str(&u.hull(&t, &["state", "rlv1"]).ok().stdout).unwrap();
+    let pid = state["pid"].as_i64().unwrap();
+    let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let want = format!(":memory:/{name}/rlv1");
+    assert!(cgroups.lines().any(|l| l.ends_with(&want)), "{cgroups}");
+    let limit = fs::read_to_string(deleg.join("rlv1/memory.limit_in_bytes")).unwrap();
+    assert_eq!(limit.trim(), "67108864");
+    u.hull(&t, &["delete", "--force", "rlv1"]).ok();
+    assert!(!deleg.join("rlv1").exists());
+
+    let b = u.bundle(&t, None);
+    b.args(&["true"]);
+    b.config(|c| {
+        c["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 50}})
+    });
+    let out = in_subtree(&["run", "--bundle", b.path(), "rlv1b"]);
+    out.fails_with(
+        "linux.resources.pids.limit: rootless: the pids controller is not delegated to this user (create cgroup /sys/fs/cgroup/pids/",
+    );
+    assert!(!deleg.join("rlv1b").exists());
+    assert!(!u.xdg.join("hull/rlv1b").exists());
+}
+
+/// rmdir a cgroup and its sub-cgroups (their processes gone), children first.
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    for _ in 0..50 {
+        if fs::remove_dir(dir).is_ok() || !dir.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The user's systemd session, as logind's linger gives one without a
+/// login: user@UID.service, its delegated cgroup subtree, its bus at
+/// /run/user/UID/bus (dbus-user-session). Stopped when dropped.
+struct Session<'a> {
+    user: &'a User,
+    xdg: PathBuf,
+    ids: RefCell<Vec<String>>,
+}
+
+impl<'a> Session<'a> {
+    /// None (with a note) where the host cannot have one.
+    fn start(user: &'a User) -> Option<Session<'a>> {
+        let tools = ["loginctl", "systemd-run", "systemctl"]
+            .iter()
+            .all(|t| on_path(t));
+        let user_bus = Path::new("/usr/lib/systemd/user/dbus.socket").exists();
+        if !(systemd_v2() && tools && user_bus) {
+            eprintln!(
+                "note: needs systemd, pure cgroup v2 and dbus-user-session (the VM test bed): skipped"
+            );
+            return None;
+        }
+        let out = Command::new("loginctl")
+            .args(["enable-linger", &user.name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "loginctl enable-linger: {out:?}");
+        let session = Session {
+            user,
+            xdg: PathBuf::from(format!("/run/user/{}", user.uid)),
+            ids: RefCell::new(Vec::new()),
+        };
+        let bus = session.xdg.join("bus");
+        assert!(
+            eventually(std::time::Duration::from_secs(120), || bus.exists()),
+            "the user's bus {} never came",
+            bus.display()
+        );
+        Some(session)
+    }
+
+    /// `hull ARGS` as the user in its session: in a scope of its systemd's
+    /// (`systemd-run --user --scope`), state under /run/user/UID/hull.
+    fn hull(&self, t: &Test, args: &[&str]) -> Out {
+        if args.iter().any(|a| *a == "run" || *a == "create") {
+            self.ids.borrow_mut().push(args.last().unwrap().to_string());
+        }
+        let mut cmd = self.user.command("systemd-run", &self.xdg);
+        cmd.args(["--user", "--scope", "--quiet", "--", HULL])
+            .args(args);
+        t.output(&mut cmd)
+    }
+
+    /// `systemctl --user show -p PROPERTY --value UNIT` of the user's.
+    fn show(&self, unit: &str, property: &str) -> String {
+        let out = self
+            .user
+            .command("systemctl", &self.xdg)
+            .args(["--user", "show", "-p", property, "--value", unit])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        for id in self.ids.borrow().iter() {
+            let _ = self
+                .user
+                .command(HULL, &self.xdg)
+                .args(["delete", "--force", id])
+                .output();
+        }
+        let uid = self.user.uid;
+        let _ = Command::new("loginctl")
+            .args(["disable-linger", &self.user.name])
+            .output();
+        let _ = Command::new("systemctl")
+            .arg("stop")
+            .arg(format!("user@{uid}.service"))
+            .arg(format!("user-runtime-dir@{uid}.service"))
+            .output();
+    }
+}
+
+fn systemd_v2() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+        && Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// In the user's systemd session (cgroup v2, the subtree systemd
+/// delegates to the user): with the cgroupfs driver, a memory limit lands
+/// in the container's cgroup beside the session's scope, and a controller
+/// systemd does not delegate is refused naming the field; with
+/// `--systemd-cgroup`, the user's systemd makes the scope (on the user's
+/// bus), in its user.slice, with the limit as its MemoryMax, and stops it
+/// on delete. Where systemd is absent, `--systemd-cgroup` is refused.
+#[test]
+fn rootless_in_a_systemd_user_session_limits_land_in_the_delegated_cgroup() {
+    let t = Test::new();
+    let Some(u) = User::new(&t) else { return };
+    let limited = |id: &str| {
+        let b = u.bundle(&t, None);
+        b.args(&["sleep", "1000"]);
+        b.config(|c| c["linux"]["resources"] = json!({"memory": {"limit": 67108864}}));
+        (b, id.to_string())
+    };
+    if !Path::new("/run/systemd/system").is_dir() {
+        let (b, id) = limited("rlsdno");
+        let out = u.hull(&t, &["--systemd-cgroup", "run", "--bundle", b.path(), &id]);
+        out.fails_with("--systemd-cgroup: systemd is not running on this host");
+        assert!(!u.xdg.join("hull").join(&id).exists());
+    }
+    if systemd_v2() {
+        // Outside a session: no user bus where $XDG_RUNTIME_DIR says.
+        let (b, id) = limited("rlsdnobus");
+        let out = u.hull(&t, &["--systemd-cgroup", "run", "--bundle", b.path(), &id]);
+        out.fails_with("--systemd-cgroup: rootless: connect to the user bus");
+        assert!(!u.xdg.join("hull").join(&id).exists());
+    }
+    let Some(s) = Session::start(&u) else { return };
+    let uid = u.uid;
+    let manager = format!("/user.slice/user-{uid}.slice/user@{uid}.service");
+    let cgroup_of = |pid: i64| -> String {
+        let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        text.trim().strip_prefix("0::").unwrap_or(&text).to_string()
+    };
+    let state_pid = |id: &str| -> i64 {
+        let mut cmd = u.command(HULL, &s.xdg);
+        cmd.args(["state", id]);
+        let state: Value = serde_json::from_str(&t.output(&mut cmd).ok().stdout).unwrap();
+        state["pid"].as_i64().unwrap()
+    };
+    let memory_max = |cgroup: &str| -> String {
+        let path = format!("/sys/fs/cgroup{cgroup}/memory.max");
+        fs::read_to_string(&path).unwrap_or_else(|e| format!("{path}: {e}"))
+    };
+
+    // cgroupfs: beside the session's own scope, in the delegated subtree.
+    let (b, id) = limited("rlsd1");
+    s.hull(&t, &["run", "--detach", "--bundle", b.path(), &id])
+        .ok();
+    let cgroup = cgroup_of(state_pid(&id));
+    assert!(
+        cgroup.starts_with(&format!("{manager}/")) && cgroup.ends_with("/rlsd1"),
+        "{cgroup}"
+    );
+    assert_eq!(memory_max(&cgroup).trim(), "67108864");
+    // A controller the user's systemd does not delegate: refused, named.
+    let parent = Path::new(&cgroup).parent().unwrap().display().to_string();
+    let offered = fs::read_to_string(format!("/sys/fs/cgroup{parent}/cgroup.controllers")).unwrap();
+    let offered: Vec<&str> = offered.split_whitespace().collect();
+    let candidates = [
+        (
+            "io",
+            "blkio",
+            json!({"blockIO": {"weight": 500}}),
+            "linux.resources.blockIO.weight",
+        ),
+        (
+            "cpuset",
+            "cpuset",
+            json!({"cpu": {"cpus": "0"}}),
+            "linux.resources.cpu.cpus",
+        ),
+    ];
+    match candidates.iter().find(|c| !offered.contains(&c.0)) {
+        Some((_, name, resources, field)) => {
+            let b = u.bundle(&t, None);
+            b.args(&["true"]);
+            b.config(|c| c["linux"]["resources"] = resources.clone());
+            let out = s.hull(&t, &["run", "--bundle", b.path(), "rlsd1b"]);
+            out.fails_with(&format!(
+                "{field}: rootless: the {name} controller is not delegated to this user"
+            ));
+            assert!(!Path::new(&format!("/sys/fs/cgroup{parent}/rlsd1b")).exists());
+        }
+        None => {
+            eprintln!("note: io and cpuset are delegated here ({offered:?}): no refusal to check")
+        }
+    }
+    let mut cmd = u.command(HULL, &s.xdg);
+    t.output(cmd.args(["delete", "--force", &id])).ok();
+    assert!(!Path::new(&format!("/sys/fs/cgroup{cgroup}")).exists());
+
+    // --systemd-cgroup: a scope of the user's systemd, asked on its bus.
+    let (b, id) = limited("rlsd2");
+    s.hull(
+        &t,
+        &[
+            "--systemd-cgroup",
+            "run",
+            "--detach",
+            "--bundle",
+            b.path(),
+            &id,
+        ],
+    )
+    .ok();
+    let unit = "hull-rlsd2.scope";
+    let cgroup = cgroup_of(state_pid(&id));
+    assert_eq!(cgroup, format!("{manager}/user.slice/{unit}"));
+    assert_eq!(memory_max(&cgroup).trim(), "67108864");
+    assert_eq!(s.show(unit, "ActiveState"), "active");
+    assert_eq!(s.show(unit, "MemoryMax"), "67108864");
+    let mut cmd = u.command(HULL, &s.xdg);
+    t.output(cmd.args(["delete", "--force", &id])).ok();
+    assert!(
+        eventually(std::time::Duration::from_secs(10), || s
+            .show(unit, "LoadState")
+            == "not-found"),
+        "{unit} is left: {}",
+        s.show(unit, "ActiveState")
+    );
 }
