@@ -24,13 +24,15 @@ root=$out/root.tmp
 rm -rf "$root"
 start=$SECONDS
 
-# systemd as PID 1 (with udev for the device units, dbus for logind);
+# systemd as PID 1 (with udev for the device units, dbus for logind, and
+# dbus-user-session: a user's systemd gets its bus, which rootless
+# --systemd-cgroup and rootless podman ask);
 # AppArmor's userspace, which loads its profiles at boot; Debian's kernel,
 # whose initramfs-tools initrd loads the virtio and ext4 modules; what the
 # tests use: `make deps`'s list, and ip, ps (hull ps), unshare, nsenter and
 # mount, python3 (integration/faults.sh).
 packages=(
-	systemd-sysv udev dbus apparmor
+	systemd-sysv udev dbus dbus-user-session apparmor
 	linux-image-amd64 initramfs-tools kmod
 	busybox-static runc golang-github-containers-common strace uidmap
 	iproute2 procps util-linux python3
