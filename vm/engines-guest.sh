@@ -272,6 +272,9 @@ else
 	for r in "${runtimes[@]}"; do result "podman/$r" setup "$start" 1 "$out"; done
 fi
 
+# --- podman with user namespaces: rootless, and idmapped mounts.
+source "$(dirname "$0")/engines-userns.sh"
+
 # For information: units of the engines' containers left at the end (all
 # were removed), e.g. by an engine's clean-up after a failed create.
 left=$(systemctl list-units --all --no-legend --plain |

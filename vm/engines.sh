@@ -23,7 +23,7 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir "$stage/hull-vm"
 cp "$hull" "$stage/hull-vm/hull"
-cp "$vm/engines-guest.sh" "$stage/hull-vm/engines-guest.sh"
+cp "$vm/engines-guest.sh" "$vm/engines-userns.sh" "$stage/hull-vm/"
 printf '#!/bin/bash\nexec bash /hull-vm/engines-guest.sh /hull-vm/hull\n' >"$stage/hull-vm/run"
 chmod 755 "$stage/hull-vm/run"
 tar -C "$stage" -cf "$dir/payload.tar" hull-vm
@@ -31,23 +31,23 @@ tar -C "$stage" -cf "$dir/payload.tar" hull-vm
 log=${VM_LOG:-$dir/serial.log}
 VM_LOG=$log bash "$vm/run.sh" "$dir/payload.tar" "$dir"
 rc=$?
-lines=$(tr -d '\r' <"$log" | grep -a '^engines: [a-z]*/[a-z]* ')
+lines=$(tr -d '\r' <"$log" | grep -a '^engines: [a-z-]*/[a-z]* ')
 
 # The table: a row per engine and scenario, in the order they ran; a
 # column per runtime.
 echo
 echo "vm/engines.sh: the systemd cgroup driver, scenario x runtime:"
 awk '
-	$4 == "PASS" || $4 == "FAIL" {
+	$4 == "PASS" || $4 == "FAIL" || $4 == "N/A" {
 		split($2, er, "/"); row = er[1] " " $3
 		if (!(row in seen)) { seen[row] = 1; rows[++n] = row }
 		if (!(er[2] in cols)) { cols[er[2]] = 1; col[++m] = er[2] }
 		res[row, er[2]] = $4
 	}
 	END {
-		printf "%-26s", "scenario"; for (j = 1; j <= m; j++) printf " %-6s", col[j]; print ""
+		printf "%-34s", "scenario"; for (j = 1; j <= m; j++) printf " %-6s", col[j]; print ""
 		for (i = 1; i <= n; i++) {
-			printf "%-26s", rows[i]
+			printf "%-34s", rows[i]
 			for (j = 1; j <= m; j++) printf " %-6s", ((rows[i], col[j]) in res) ? res[rows[i], col[j]] : "-"
 			print ""
 		}
@@ -69,7 +69,7 @@ if [ -z "$lines" ]; then
 	echo "vm/engines.sh: no scenario reported (vm/run.sh's status: $rc)" >&2
 	exit 1
 fi
-if grep -q '^[a-z]*/runc ' <<<"$fails"; then
+if grep -q '^[a-z-]*/runc ' <<<"$fails"; then
 	echo "vm/engines.sh: runc failed too: the VM's engines are broken, not (only) hull" >&2
 	exit 1
 fi
