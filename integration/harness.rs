@@ -26,6 +26,32 @@ use std::time::{Duration, Instant};
 
 pub const HULL: &str = env!("CARGO_BIN_EXE_hull");
 pub const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// This host's architecture as the tests meet it: `uname -m` in a
+/// container natively and under PER_LINUX32, the Go name engines match
+/// seccomp profile rules with, and the seccomp architectures an engine
+/// writes into config.json (native first).
+pub struct HostArch {
+    pub machine: &'static str,
+    pub machine32: &'static str,
+    pub goarch: &'static str,
+    pub seccomp: [&'static str; 2],
+}
+
+#[cfg(target_arch = "x86_64")]
+pub const ARCH: HostArch = HostArch {
+    machine: "x86_64",
+    machine32: "i686",
+    goarch: "amd64",
+    seccomp: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+};
+#[cfg(target_arch = "aarch64")]
+pub const ARCH: HostArch = HostArch {
+    machine: "aarch64",
+    machine32: "armv8l",
+    goarch: "arm64",
+    seccomp: ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+};
+
 /// Longest a single hull command may take before the test fails.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest to wait for a container to reach some state.

@@ -160,12 +160,15 @@ fn command_of(t: &Test, bin: &Path, args: &[&str]) -> Command {
 /// Bind the host's shared libraries into an own-rootfs bundle, so that a
 /// dynamically linked hull binary can run inside the container.
 fn bind_host_libs(b: &Bundle) {
-    for (src, dst) in [
-        ("/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu"),
-        ("/lib64", "/lib64"),
-    ] {
-        let src = fs::canonicalize(src).unwrap();
-        b.bind(&src, dst, &["ro"]);
+    // The multiarch directory, and where the binary's ELF interpreter is.
+    let multiarch = format!("/lib/{}-linux-gnu", std::env::consts::ARCH);
+    let loader = match std::env::consts::ARCH {
+        "aarch64" => "/lib/ld-linux-aarch64.so.1",
+        _ => "/lib64",
+    };
+    for path in [&*multiarch, loader] {
+        let src = fs::canonicalize(path).unwrap();
+        b.bind(&src, path, &["ro"]);
     }
 }
 
@@ -625,9 +628,16 @@ fn personality_linux32_and_linux() {
     let t = Test::new();
     let b = t.bundle();
     b.config(|c| c["linux"]["personality"] = json!({"domain": "LINUX32"}));
-    assert_eq!(t.run_sh(&b, "p32", "uname -m; arch"), "i686\ni686\n");
+    let m32 = ARCH.machine32;
+    assert_eq!(
+        t.run_sh(&b, "p32", "uname -m; arch"),
+        format!("{m32}\n{m32}\n")
+    );
     b.config(|c| c["linux"]["personality"] = json!({"domain": "LINUX"}));
-    assert_eq!(t.run_sh(&b, "p64", "uname -m"), "x86_64\n");
+    assert_eq!(
+        t.run_sh(&b, "p64", "uname -m"),
+        format!("{}\n", ARCH.machine)
+    );
     b.config(|c| c["linux"]["personality"] = json!({"domain": "LINUX64"}));
     b.args(&["true"]);
     create_fails(&t, &b, "bad", &["linux.personality", "LINUX64"]);
@@ -886,8 +896,7 @@ fn seccomp(b: &Bundle, profile: Value) -> &Bundle {
 
 /// An allow-by-default profile with these rules.
 fn allow_but(rules: Value) -> Value {
-    json!({"defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+    json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ARCH.seccomp,
         "syscalls": rules})
 }
 
@@ -1016,7 +1025,11 @@ fn seccomp_argument_filter() {
     );
     b.sh("linux64 uname -m; linux32 uname -m; echo linux32=$?");
     let out = t.run(&b, "args").ok();
-    assert_eq!(out.stdout, "x86_64\nlinux32=1\n", "{out}");
+    assert_eq!(
+        out.stdout,
+        format!("{}\nlinux32=1\n", ARCH.machine),
+        "{out}"
+    );
     assert!(out.stderr.contains("Permission denied"), "{out}");
     // Three args ANDed: socket(AF_NETLINK, SOCK_RAW (any flags),
     // NETLINK_ROUTE) denied; socket(AF_INET, SOCK_STREAM, 0) matches only
@@ -1303,7 +1316,7 @@ const BUSYBOX_WORK_OUT: [&str; 8] = [
     "1",
     "nested",
     "3",
-    "i686",
+    ARCH.machine32,
     "Seccomp: 2",
     "unshare=1",
     "mount=1",
@@ -1378,7 +1391,8 @@ fn docker_style_profile_for_a_non_root_user_without_no_new_privileges() {
 
 /// podman's file is in the engines' format (archMap, includes/excludes by
 /// capability, architecture and kernel): resolve it the way an engine
-/// writes it into config.json, for x86_64 and these capabilities.
+/// writes it into config.json, for this host's architecture and these
+/// capabilities.
 fn engine_to_oci(engine: &Value, caps: &[&str]) -> Value {
     let strings = |v: &Value| -> Vec<String> {
         v.as_array()
@@ -1391,15 +1405,15 @@ fn engine_to_oci(engine: &Value, caps: &[&str]) -> Value {
     let applies = |rule: &Value| {
         let (inc, exc) = (&rule["includes"], &rule["excludes"]);
         let has = |c: &String| caps.contains(&c.as_str());
-        let amd64 = |a: &String| a == "amd64" || a == "x86_64";
+        let native = |a: &String| a == ARCH.goarch || a == ARCH.machine;
         let min_ok = inc["minKernel"]
             .as_str()
             .is_none_or(|m| parse_version(m) <= kernel);
         strings(&inc["caps"]).iter().all(has)
-            && (inc["arches"].is_null() || strings(&inc["arches"]).iter().any(amd64))
+            && (inc["arches"].is_null() || strings(&inc["arches"]).iter().any(native))
             && min_ok
             && !strings(&exc["caps"]).iter().any(has)
-            && !strings(&exc["arches"]).iter().any(amd64)
+            && !strings(&exc["arches"]).iter().any(native)
     };
     let syscalls: Vec<Value> = engine["syscalls"]
         .as_array()
@@ -1421,7 +1435,7 @@ fn engine_to_oci(engine: &Value, caps: &[&str]) -> Value {
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["architecture"] == "SCMP_ARCH_X86_64")
+        .find(|a| a["architecture"] == ARCH.seccomp[0])
         .unwrap();
     let mut architectures = vec![arch["architecture"].clone()];
     architectures.extend(
@@ -1538,17 +1552,18 @@ fn podman_default_profile_denies_where_capabilities_would_allow() {
         "podman's rule: EPERM:\n{out}"
     );
     // Syscalls podman does not list get its defaultErrnoRet, ENOSYS: a
-    // profile without `rmdir` makes busybox's rmdir fail that way.
+    // profile without `mkdir` and `mkdirat` (aarch64 has only the latter)
+    // makes busybox's mkdir fail that way.
     let mut profile = engine_to_oci(&engine, &["CAP_KILL"]);
     for rule in profile["syscalls"].as_array_mut().unwrap() {
         if let Some(names) = rule["names"].as_array_mut() {
-            names.retain(|n| n != "rmdir");
+            names.retain(|n| n != "mkdir" && n != "mkdirat");
         }
     }
     seccomp(&b, profile);
-    b.sh("mkdir /tmp/x; rmdir /tmp/x; echo rmdir=$?");
-    let out = t.run(&b, "normdir").ok();
-    assert_eq!(out.stdout, "rmdir=1\n", "{out}");
+    b.sh("mkdir /tmp/x; echo mkdir=$?");
+    let out = t.run(&b, "nomkdir").ok();
+    assert_eq!(out.stdout, "mkdir=1\n", "{out}");
     assert!(
         out.stderr.contains("Function not implemented"),
         "defaultErrnoRet {ENOSYS}:\n{out}"

@@ -46,7 +46,7 @@ pub fn features() -> Value {
                 "enabled": true,
                 "actions": names(seccomp::supported_actions()),
                 "operators": names(seccomp::OPERATORS),
-                "archs": names(seccomp::ARCHS),
+                "archs": names(seccomp::archs()),
                 "knownFlags": names(seccomp::KNOWN_FLAGS),
                 "supportedFlags": names(seccomp::supported_flags()),
             },
@@ -119,7 +119,11 @@ mod tests {
             seccomp::compile(&serde_json::from_value(profile).unwrap()).unwrap();
         }
         assert_eq!(strings(&linux["seccomp"]["operators"]).len(), 7);
-        assert!(strings(&linux["seccomp"]["archs"]).contains(&"SCMP_ARCH_X86_64"));
+        let native = match std::env::consts::ARCH {
+            "aarch64" => ["SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64"].as_slice(),
+            _ => &["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+        };
+        assert_eq!(strings(&linux["seccomp"]["archs"]), native);
         let known = strings(&linux["seccomp"]["knownFlags"]);
         for flag in strings(&linux["seccomp"]["supportedFlags"]) {
             assert!(known.contains(&flag), "{flag}");

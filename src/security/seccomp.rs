@@ -3,13 +3,14 @@
 //!
 //! seccompiler's `SeccompFilter` allows one match action per filter and
 //! searches syscalls linearly, while OCI profiles mix many actions and list
-//! hundreds of syscalls for up to three x86 ABIs. So seccompiler compiles each
-//! rule's argument checks (`SeccompRule` -> BPF: falls through when every
-//! condition holds, otherwise continues right after the instruction that
-//! follows it), and this module lays out the rest:
+//! hundreds of syscalls for up to three ABIs (x86_64, i386, x32; aarch64,
+//! arm). So seccompiler compiles each rule's argument checks (`SeccompRule`
+//! -> BPF: falls through when every condition holds, otherwise continues
+//! right after the instruction that follows it), and this module lays out
+//! the rest:
 //!
 //! ```text
-//! ld arch; i386? -> i386 section; x86_64? -> x86_64 section; else ret BAD_ARCH
+//! ld arch; compat? -> compat section; native? -> native section; else ret BAD_ARCH
 //! section: ld nr; binary search over ranges of syscall numbers -> leaf
 //! leaf:    ret ACTION | [rule; ret ACTION]... ret DEFAULT
 //! ```
@@ -33,9 +34,12 @@
 //!   from syscalls the profile predates instead of failing with EPERM.
 //! - Syscalls from an ABI not in the filter get `BAD_ARCH`.
 //!
+//! The compat ABI is i386 on x86_64 and 32-bit arm (EABI) on aarch64, whose
+//! kernel reports it as AUDIT_ARCH_ARM; x32 exists only on x86_64.
+//!
 //! Not supported: i386 `socketcall`/`ipc` multiplexed calls are matched only by
 //! their own names (libseccomp also rewrites e.g. `socket` into
-//! `socketcall(SYS_SOCKET)` rules), and only x86 hosts.
+//! `socketcall(SYS_SOCKET)` rules); hosts other than x86_64 and aarch64.
 
 use std::collections::BTreeMap;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -54,7 +58,7 @@ use seccompiler::{
 use crate::bail;
 use crate::error::{Context, Error, Result};
 
-#[path = "syscalls_x86.rs"]
+#[path = "syscalls.rs"]
 mod syscalls;
 
 /// A compiled profile, ready for [`load`].
@@ -73,8 +77,16 @@ pub struct Filter {
 /// unexpected ABI is attack surface, not a compatibility concern.
 const BAD_ARCH: u32 = libc::SECCOMP_RET_KILL_THREAD;
 
+// `seccomp_data.arch` values (linux/audit.h).
+#[cfg(any(test, target_arch = "x86_64"))]
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+#[cfg(any(test, target_arch = "x86_64"))]
 const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+#[cfg(any(test, target_arch = "aarch64"))]
+const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
+/// 32-bit arm, as an aarch64 kernel reports its compat tasks.
+#[cfg(any(test, target_arch = "aarch64"))]
+const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
 /// x32 syscalls arrive as AUDIT_ARCH_X86_64 with this bit in the number.
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
@@ -107,6 +119,8 @@ fn ret(k: u32) -> sock_filter {
 
 /// A syscall ABI the filter can cover.
 struct Abi {
+    /// How profiles name it.
+    arch: Arch,
     table: &'static [(&'static str, u32)],
     /// ORed into every number of `table`.
     nr_bit: u32,
@@ -122,21 +136,85 @@ impl Abi {
     }
 }
 
-const X86_64: Abi = Abi {
-    table: syscalls::X86_64,
-    nr_bit: 0,
-    arg_len: ArgLen::Qword,
+/// The ABIs a host's kernel runs, each with the `seccomp_data.arch` it
+/// reports: its own, always in the filter; its 32-bit compat ABI and
+/// (x86_64) x32 when the profile lists them.
+struct Host {
+    native: (u32, Abi),
+    compat: (u32, Abi),
+    /// x32: native-arch syscalls with [`X32_SYSCALL_BIT`] set.
+    x32: Option<Abi>,
+}
+
+impl Host {
+    fn archs(&self) -> Vec<Arch> {
+        let abis = [
+            Some(&self.compat.1),
+            Some(&self.native.1),
+            self.x32.as_ref(),
+        ];
+        abis.into_iter().flatten().map(|abi| abi.arch).collect()
+    }
+}
+
+#[cfg(any(test, target_arch = "x86_64"))]
+const X86_64_HOST: Host = Host {
+    native: (
+        AUDIT_ARCH_X86_64,
+        Abi {
+            arch: Arch::ScmpArchX86_64,
+            table: syscalls::X86_64,
+            nr_bit: 0,
+            arg_len: ArgLen::Qword,
+        },
+    ),
+    compat: (
+        AUDIT_ARCH_I386,
+        Abi {
+            arch: Arch::ScmpArchX86,
+            table: syscalls::I386,
+            nr_bit: 0,
+            arg_len: ArgLen::Dword,
+        },
+    ),
+    x32: Some(Abi {
+        arch: Arch::ScmpArchX32,
+        table: syscalls::X32,
+        nr_bit: X32_SYSCALL_BIT,
+        arg_len: ArgLen::Dword,
+    }),
 };
-const I386: Abi = Abi {
-    table: syscalls::I386,
-    nr_bit: 0,
-    arg_len: ArgLen::Dword,
+
+#[cfg(any(test, target_arch = "aarch64"))]
+const AARCH64_HOST: Host = Host {
+    native: (
+        AUDIT_ARCH_AARCH64,
+        Abi {
+            arch: Arch::ScmpArchAarch64,
+            table: syscalls::AARCH64,
+            nr_bit: 0,
+            arg_len: ArgLen::Qword,
+        },
+    ),
+    compat: (
+        AUDIT_ARCH_ARM,
+        Abi {
+            arch: Arch::ScmpArchArm,
+            table: syscalls::ARM,
+            nr_bit: 0,
+            arg_len: ArgLen::Dword,
+        },
+    ),
+    x32: None,
 };
-const X32: Abi = Abi {
-    table: syscalls::X32,
-    nr_bit: X32_SYSCALL_BIT,
-    arg_len: ArgLen::Dword,
-};
+
+/// The host this hull was built for (`None`: no seccomp there).
+#[cfg(target_arch = "x86_64")]
+const HOST: Option<&Host> = Some(&X86_64_HOST);
+#[cfg(target_arch = "aarch64")]
+const HOST: Option<&Host> = Some(&AARCH64_HOST);
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const HOST: Option<&Host> = None;
 
 /// A validated profile rule.
 struct Rule<'a> {
@@ -147,9 +225,16 @@ struct Rule<'a> {
 }
 
 pub fn compile(profile: &LinuxSeccomp) -> Result<Filter> {
-    if !cfg!(target_arch = "x86_64") {
-        bail!("seccomp: only x86_64 hosts are supported");
-    }
+    let Some(host) = HOST else {
+        bail!(
+            "seccomp: not supported on {} (only x86_64 and aarch64)",
+            std::env::consts::ARCH
+        );
+    };
+    compile_for(host, profile)
+}
+
+fn compile_for(host: &Host, profile: &LinuxSeccomp) -> Result<Filter> {
     let default = action(profile.default_action(), profile.default_errno_ret())
         .ctx(|| format!("seccomp: defaultAction {}", profile.default_action()))?;
     if profile.default_action() == Action::ScmpActNotify {
@@ -165,8 +250,7 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter> {
     let notify = rules.iter().any(|r| r.ret == libc::SECCOMP_RET_USER_NOTIF);
 
     let arches = profile.architectures().as_deref().unwrap_or_default();
-    let with_i386 = arches.contains(&Arch::ScmpArchX86);
-    let with_x32 = arches.contains(&Arch::ScmpArchX32);
+    let listed = |abi: &Abi| arches.contains(&abi.arch);
     // Default-deny profiles get ENOSYS above their highest syscall (see top).
     let permissive = matches!(
         profile.default_action(),
@@ -176,36 +260,49 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter> {
     let above = if permissive { default } else { enosys };
     let tree = |abi: &Abi| abi_tree(abi, &rules, default, above);
 
-    // x86_64 section: numbers with the x32 bit are x32 syscalls. Negative
-    // ones (libseccomp: bad arch) get the x86_64 leaf past the highest
-    // syscall, as the kernel only answers them with ENOSYS.
-    let x86_64 = tree(&X86_64)?;
-    let x32 = if with_x32 { tree(&X32)? } else { Vec::new() };
-    let mut section = vec![
-        stmt(LD_W_ABS, DATA_NR),
-        jump(JMP_JGE_K, 0x8000_0000, 2, 0),
-        jump(JMP_JGE_K, X32_SYSCALL_BIT, 0, 1),
-    ];
-    section.push(if with_x32 {
-        stmt(JMP_JA, len(&x86_64))
-    } else {
-        ret(BAD_ARCH)
-    });
-    section.extend(x86_64);
-    section.extend(x32);
+    let (native_arch, native_abi) = &host.native;
+    let native = tree(native_abi)?;
+    let mut section = vec![stmt(LD_W_ABS, DATA_NR)];
+    match &host.x32 {
+        // x86_64: numbers with the x32 bit are x32 syscalls. Negative ones
+        // (libseccomp: bad arch) get the x86_64 leaf past the highest
+        // syscall, as the kernel only answers them with ENOSYS.
+        Some(x32_abi) => {
+            let x32 = if listed(x32_abi) {
+                tree(x32_abi)?
+            } else {
+                Vec::new()
+            };
+            section.push(jump(JMP_JGE_K, 0x8000_0000, 2, 0));
+            section.push(jump(JMP_JGE_K, X32_SYSCALL_BIT, 0, 1));
+            section.push(if x32.is_empty() {
+                ret(BAD_ARCH)
+            } else {
+                stmt(JMP_JA, len(&native))
+            });
+            section.extend(native);
+            section.extend(x32);
+        }
+        None => section.extend(native),
+    }
 
     let mut program = vec![stmt(LD_W_ABS, DATA_ARCH)];
-    let i386 = if with_i386 { tree(&I386)? } else { Vec::new() };
-    if with_i386 {
-        program.push(jump(JMP_JEQ_K, AUDIT_ARCH_I386, 0, 1));
+    let (compat_arch, compat_abi) = &host.compat;
+    let compat = if listed(compat_abi) {
+        tree(compat_abi)?
+    } else {
+        Vec::new()
+    };
+    if !compat.is_empty() {
+        program.push(jump(JMP_JEQ_K, *compat_arch, 0, 1));
         program.push(stmt(JMP_JA, len(&section) + 2));
     }
-    program.push(jump(JMP_JEQ_K, AUDIT_ARCH_X86_64, 1, 0));
+    program.push(jump(JMP_JEQ_K, *native_arch, 1, 0));
     program.push(ret(BAD_ARCH));
     program.extend(section);
-    if with_i386 {
+    if !compat.is_empty() {
         program.push(stmt(LD_W_ABS, DATA_NR));
-        program.extend(i386);
+        program.extend(compat);
     }
     if program.len() > libc::BPF_MAXINSNS as usize {
         bail!(
@@ -276,9 +373,12 @@ pub const OPERATORS: [Op; 7] = [
     Op::ScmpCmpNe,
 ];
 
-/// The ABIs [`compile`] builds sections for (x86_64 always, i386 and x32
-/// when listed); other architectures in a profile are ignored.
-pub const ARCHS: [Arch; 3] = [Arch::ScmpArchX86, Arch::ScmpArchX86_64, Arch::ScmpArchX32];
+/// The ABIs [`compile`] builds sections for on this host: x86_64 always,
+/// i386 and x32 when listed; aarch64 always, arm when listed. Other
+/// architectures in a profile are ignored (they never reach this kernel).
+pub fn archs() -> Vec<Arch> {
+    HOST.map(Host::archs).unwrap_or_default()
+}
 
 /// Every profile flag [`compile`] recognises.
 pub const KNOWN_FLAGS: [Flag; 4] = [
@@ -512,7 +612,7 @@ fn len(code: &[sock_filter]) -> u32 {
     code.len() as u32 // programs are at most BPF_MAXINSNS long
 }
 
-#[cfg(all(test, target_arch = "x86_64"))]
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod tests {
     use super::*;
     use nix::sys::signal::Signal;
@@ -520,6 +620,17 @@ mod tests {
     use nix::unistd::{ForkResult, fork};
     use serde_json::{Value, json};
     use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// The host under test, whose kernel runs the filters.
+    const NATIVE: &Host = match HOST {
+        Some(host) => host,
+        None => unreachable!(),
+    };
+    /// The other supported host, whose filters only the interpreter runs.
+    #[cfg(target_arch = "x86_64")]
+    const FOREIGN: &Host = &AARCH64_HOST;
+    #[cfg(target_arch = "aarch64")]
+    const FOREIGN: &Host = &X86_64_HOST;
 
     fn profile(v: Value) -> LinuxSeccomp {
         serde_json::from_value(v).unwrap()
@@ -545,6 +656,7 @@ mod tests {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
     /// i386 syscall through `int 0x80` (no arguments): the result or -errno.
     fn int80(nr: u32) -> i32 {
         let ret: i32;
@@ -603,10 +715,11 @@ mod tests {
         })
     }
 
+    #[cfg(target_arch = "x86_64")]
     /// Can this process make i386 syscalls? (A kernel without ia32
     /// emulation answers `int 0x80` with SIGSEGV.)
     fn ia32_available() -> bool {
-        let getpid32 = I386.number("getpid").unwrap();
+        let getpid32 = X86_64_HOST.compat.1.number("getpid").unwrap();
         let ok = matches!(
             in_child(|| (int80(getpid32) <= 0) as i32),
             WaitStatus::Exited(_, 0)
@@ -615,6 +728,22 @@ mod tests {
             println!("note: no ia32 emulation, skipping the int 0x80 checks");
         }
         ok
+    }
+
+    /// A check that getpid through the compat ABI succeeds, where this test
+    /// can make such calls (x86_64 with ia32 emulation: `int 0x80`); the
+    /// interpreter's tests cover arm's.
+    fn compat_getpid_works() -> impl Fn() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let ia32 = ia32_available();
+            let getpid32 = X86_64_HOST.compat.1.number("getpid").unwrap();
+            move || !ia32 || int80(getpid32) > 0
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            || true
+        }
     }
 
     fn assert_ok(status: WaitStatus) {
@@ -683,19 +812,17 @@ mod tests {
             {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"},
         ]));
         assert_eq!(same.program, base.program);
-        // Foreign architectures are ignored; x86 adds the i386 section.
-        let arches = |a: Value| {
+        // Foreign architectures are ignored; the compat ABI adds a section.
+        let arches = |a: Vec<Arch>| {
             compile_json(
                 json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": a,
                 "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]}),
             )
         };
-        assert_eq!(
-            arches(json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"])).program,
-            base.program
-        );
-        let i386 = arches(json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"])).program;
-        assert!(i386.contains(&jump(JMP_JEQ_K, AUDIT_ARCH_I386, 0, 1)));
+        assert_eq!(arches(FOREIGN.archs()).program, base.program);
+        let (compat_arch, compat) = &NATIVE.compat;
+        let with_compat = arches(vec![NATIVE.native.1.arch, compat.arch]).program;
+        assert!(with_compat.contains(&jump(JMP_JEQ_K, *compat_arch, 0, 1)));
         let flags = compile_json(json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": [
             "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
             "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}));
@@ -707,12 +834,29 @@ mod tests {
 
     #[test]
     fn syscall_tables_are_sorted() {
-        for table in [syscalls::X86_64, syscalls::I386, syscalls::X32] {
+        let tables = [
+            syscalls::X86_64,
+            syscalls::I386,
+            syscalls::X32,
+            syscalls::AARCH64,
+            syscalls::ARM,
+        ];
+        for table in tables {
             assert!(table.windows(2).all(|w| w[0].0 < w[1].0));
         }
-        assert_eq!(X86_64.number("getcwd"), Some(libc::SYS_getcwd as u32));
-        assert_eq!(I386.number("getpid"), Some(20));
-        assert_eq!(X32.number("getpid"), Some(39 | X32_SYSCALL_BIT));
+        assert_eq!(
+            NATIVE.native.1.number("getcwd"),
+            Some(libc::SYS_getcwd as u32)
+        );
+        let (x86, aarch64) = (&X86_64_HOST, &AARCH64_HOST);
+        assert_eq!(x86.native.1.number("getcwd"), Some(79));
+        assert_eq!(x86.compat.1.number("getpid"), Some(20));
+        let x32 = x86.x32.as_ref().unwrap();
+        assert_eq!(x32.number("getpid"), Some(39 | X32_SYSCALL_BIT));
+        assert_eq!(aarch64.native.1.number("getcwd"), Some(17));
+        assert_eq!(aarch64.native.1.number("open"), None);
+        assert_eq!(aarch64.compat.1.number("getpid"), Some(20));
+        assert_eq!(aarch64.compat.1.number("set_tls"), Some(0x0f_0005));
     }
 
     #[test]
@@ -724,7 +868,8 @@ mod tests {
             first_failure(&[
                 getcwd() == Err(libc::EXDEV),
                 sys(libc::SYS_getpid, &[]) == Err(libc::EXDEV),
-                // getrandom (318) is past exit_group (231), the highest named.
+                // getrandom is past exit_group, the highest named (318 and
+                // 231 on x86_64, 278 and 94 on aarch64).
                 sys(libc::SYS_getrandom, &[0, 0, 0]) == Err(libc::ENOSYS),
             ])
         }));
@@ -776,13 +921,13 @@ mod tests {
                 0x1200_0000_0030
             ),
             // valueTwo outside the mask: can never match.
-            rule("getpgrp", 108, 0, "SCMP_CMP_MASKED_EQ", 0xf0, 0x0f),
+            rule("sched_yield", 108, 0, "SCMP_CMP_MASKED_EQ", 0xf0, 0x0f),
         ]));
         let hit = |nr, args: &[u64], errno| sys(nr, args) == Err(errno);
         let miss = |nr, args: &[u64]| sys(nr, args).is_ok();
         use libc::{
-            SYS_getegid as EGID, SYS_geteuid as EUID, SYS_getgid as GID, SYS_getpgrp as PGRP,
-            SYS_getpid as PID, SYS_getppid as PPID, SYS_gettid as TID, SYS_getuid as UID,
+            SYS_getegid as EGID, SYS_geteuid as EUID, SYS_getgid as GID, SYS_getpid as PID,
+            SYS_getppid as PPID, SYS_gettid as TID, SYS_getuid as UID, SYS_sched_yield as YIELD,
         };
         assert_ok(run(&filter, |_| {
             first_failure(&[
@@ -806,8 +951,8 @@ mod tests {
                 hit(TID, &[0, 0, 0, 0, 0, 0x12ab_ffff_ff3f], 107),
                 miss(TID, &[0, 0, 0, 0, 0, 0x1200_0000_0040]),
                 miss(TID, &[0, 0, 0, 0, 0, 0x1300_0000_0030]),
-                miss(PGRP, &[0x0f]),
-                miss(PGRP, &[0xff]),
+                miss(YIELD, &[0x0f]),
+                miss(YIELD, &[0xff]),
             ])
         }));
     }
@@ -897,10 +1042,12 @@ mod tests {
         }));
     }
 
+    #[cfg(target_arch = "x86_64")]
     #[test]
     fn compat_abis() {
-        let getpid32 = I386.number("getpid").unwrap();
-        let getpid_x32 = X32.number("getpid").unwrap() as libc::c_long;
+        let getpid32 = X86_64_HOST.compat.1.number("getpid").unwrap();
+        let x32 = X86_64_HOST.x32.as_ref().unwrap();
+        let getpid_x32 = x32.number("getpid").unwrap() as libc::c_long;
         let ia32 = ia32_available();
         let all = compile_json(json!({"defaultAction": "SCMP_ACT_ALLOW",
             "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
@@ -966,8 +1113,9 @@ mod tests {
     }
 
     /// A Docker/podman-format profile resolved the way engines write it into
-    /// config.json: for amd64 and podman's default capabilities.
-    fn engine_profile(text: &str) -> LinuxSeccomp {
+    /// config.json: for `host` (amd64 or arm64, as Go names them) and
+    /// podman's default capabilities.
+    fn engine_profile(text: &str, host: &Host) -> LinuxSeccomp {
         const CAPS: &[&str] = &[
             "CAP_CHOWN",
             "CAP_DAC_OVERRIDE",
@@ -981,6 +1129,11 @@ mod tests {
             "CAP_SETUID",
             "CAP_SYS_CHROOT",
         ];
+        let native = serde_json::to_value(host.native.1.arch).unwrap();
+        let goarch = match host.native.1.arch {
+            Arch::ScmpArchAarch64 => "arm64",
+            _ => "amd64",
+        };
         let v: Value = serde_json::from_str(text).unwrap();
         let strings = |v: &Value| -> Vec<String> {
             v.as_array()
@@ -994,9 +1147,9 @@ mod tests {
         let applies = |rule: &&Value| {
             let (inc, exc) = (&rule["includes"], &rule["excludes"]);
             strings(&inc["caps"]).iter().all(|c| CAPS.contains(&&**c))
-                && (inc["arches"].is_null() || any_of(&inc["arches"], &["amd64"]))
+                && (inc["arches"].is_null() || any_of(&inc["arches"], &[goarch]))
                 && !any_of(&exc["caps"], CAPS)
-                && !any_of(&exc["arches"], &["amd64"])
+                && !any_of(&exc["arches"], &[goarch])
         };
         let syscalls: Vec<&Value> = v["syscalls"]
             .as_array()
@@ -1005,12 +1158,10 @@ mod tests {
             .filter(applies)
             .collect();
         let mut arches = v["archMap"].as_array().unwrap().iter();
-        let amd64 = arches
-            .find(|a| a["architecture"] == "SCMP_ARCH_X86_64")
-            .unwrap();
-        let mut architectures = vec![amd64["architecture"].clone()];
+        let entry = arches.find(|a| a["architecture"] == native).unwrap();
+        let mut architectures = vec![entry["architecture"].clone()];
         architectures.extend(
-            amd64["subArchitectures"]
+            entry["subArchitectures"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -1028,10 +1179,9 @@ mod tests {
             println!("note: {path} is missing (containers-common), skipping");
             return;
         };
-        let filter = compile(&engine_profile(&text)).unwrap();
+        let filter = compile(&engine_profile(&text, NATIVE)).unwrap();
         println!("podman profile: {} BPF instructions", filter.program.len());
-        let getpid32 = I386.number("getpid").unwrap();
-        let ia32 = ia32_available();
+        let compat_getpid = compat_getpid_works();
         assert_ok(run(&filter, |_| {
             let (netlink, raw, audit) = (libc::AF_NETLINK as u64, libc::SOCK_RAW as u64, 9);
             let unix_socket = sys(libc::SYS_socket, &[libc::AF_UNIX as u64, 1, 0]);
@@ -1047,7 +1197,7 @@ mod tests {
                 // Allowed first, denied (for lack of CAP_SYS_ADMIN) later:
                 // the first unconditional rule wins, as with libseccomp.
                 sys(libc::SYS_setns, &[u64::MAX, 0]) == Err(libc::EBADF),
-                !ia32 || int80(getpid32) > 0,
+                compat_getpid(),
             ])
         }));
     }
@@ -1078,12 +1228,11 @@ mod tests {
                  "includes": {"arches": ["arm", "arm64"]}},
             ]
         });
-        let filter = compile(&engine_profile(&text.to_string())).unwrap();
-        let ia32 = ia32_available();
-        let getpid32 = I386.number("getpid").unwrap();
+        let filter = compile(&engine_profile(&text.to_string(), NATIVE)).unwrap();
+        let compat_getpid = compat_getpid_works();
         let target = c"/tmp".as_ptr() as u64;
         let newns = (libc::CLONE_NEWNS | libc::SIGCHLD) as u64;
-        let futex_waitv = X86_64.number("futex_waitv").unwrap().into();
+        let futex_waitv = NATIVE.native.1.number("futex_waitv").unwrap().into();
         assert_ok(run(&filter, |_| {
             // SAFETY: the grandchild only exits.
             let forked = match unsafe { fork() } {
@@ -1101,11 +1250,200 @@ mod tests {
                 sys(libc::SYS_clone, &[newns, 0, 0, 0, 0]) == Err(libc::EPERM),
                 sys(libc::SYS_clone3, &[0, 0]) == Err(libc::ENOSYS),
                 forked,
-                !ia32 || int80(getpid32) > 0,
+                compat_getpid(),
                 // Not named: the default; past the highest named (clone3): ENOSYS.
                 sys(libc::SYS_getrandom, &[0, 0, 0]) == Err(libc::EPERM),
                 sys(futex_waitv, &[0, 0, 0, 0, 0]) == Err(libc::ENOSYS),
             ])
         }));
+    }
+
+    /// What the kernel's classic BPF interpreter returns for `program` on a
+    /// `struct seccomp_data` (the opcodes `compile` and seccompiler emit):
+    /// the filters of a foreign host run here too.
+    fn eval(program: &[sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+        // Words: nr, arch, instruction_pointer (2), args (2 each, little endian).
+        let mut data = [0u32; 16];
+        (data[0], data[1]) = (nr, arch);
+        for (i, arg) in args.iter().enumerate() {
+            (data[4 + 2 * i], data[5 + 2 * i]) = (*arg as u32, (*arg >> 32) as u32);
+        }
+        let (mut a, mut pc) = (0u32, 0usize);
+        loop {
+            let insn = &program[pc];
+            pc += 1;
+            let branch = |hit: bool| usize::from(if hit { insn.jt } else { insn.jf });
+            match insn.code {
+                LD_W_ABS => a = data[insn.k as usize / 4],
+                0x54 => a &= insn.k, // ALU AND K
+                JMP_JA => pc += insn.k as usize,
+                JMP_JEQ_K => pc += branch(a == insn.k),
+                0x25 => pc += branch(a > insn.k), // JGT K
+                JMP_JGE_K => pc += branch(a >= insn.k),
+                RET_K => return insn.k,
+                code => panic!("opcode {code:#x} at {}", pc - 1),
+            }
+        }
+    }
+
+    const ERRNO: u32 = libc::SECCOMP_RET_ERRNO;
+    const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+
+    #[test]
+    fn aarch64_sections() {
+        let host = &AARCH64_HOST;
+        let (getpid, arm_getpid, arm_set_tls) = (172, 20, 0x0f_0005);
+        let filter = |arches: Value| {
+            let p = profile(
+                json!({"defaultAction": "SCMP_ACT_ERRNO", "architectures": arches,
+                "syscalls": [
+                    {"names": ["getpid", "exit_group"], "action": "SCMP_ACT_ALLOW"},
+                    {"names": ["set_tls"], "action": "SCMP_ACT_ALLOW"},
+                    {"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 7, "args": [
+                        {"index": 1, "value": 0x1_0000_0005u64, "op": "SCMP_CMP_EQ"}]}]}),
+            );
+            compile_for(host, &p).unwrap().program
+        };
+        let both = filter(json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]));
+        let run = |arch, nr, arg1| eval(&both, arch, nr, [0, arg1, 0, 0, 0, 0]);
+        let (native, arm) = (AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM);
+        let eperm = ERRNO | libc::EPERM as u32;
+        assert_eq!(run(native, getpid, 0), ALLOW);
+        assert_eq!(run(native, 17, 0), eperm); // getcwd
+        // getppid's 64-bit argument compared whole; arm's low half only.
+        assert_eq!(run(native, 173, 0x1_0000_0005), ERRNO | 7);
+        assert_eq!(run(native, 173, 5), eperm);
+        assert_eq!(run(arm, 64, 5), ERRNO | 7);
+        // set_tls is arm's alone (aarch64 has no such call).
+        assert_eq!(run(arm, arm_set_tls, 0), ALLOW);
+        assert_eq!(run(arm, arm_getpid, 0), ALLOW);
+        assert_eq!(run(arm, 0x0f_0002, 0), eperm); // cacheflush
+        // Past the highest named syscall (getppid, 173): ENOSYS, so newer
+        // libcs fall back.
+        let enosys = ERRNO | libc::ENOSYS as u32;
+        assert_eq!(run(native, 435, 0), enosys); // clone3
+        assert_eq!(run(native, u32::MAX, 0), enosys);
+        // No x32 bit here: a number with it is just past the table.
+        assert_eq!(run(native, X32_SYSCALL_BIT | 172, 0), enosys);
+        // Other architectures, and arm when not listed: BAD_ARCH.
+        assert_eq!(run(AUDIT_ARCH_X86_64, 39, 0), BAD_ARCH);
+        assert_eq!(run(AUDIT_ARCH_I386, 20, 0), BAD_ARCH);
+        let native_only = filter(json!(["SCMP_ARCH_AARCH64"]));
+        assert_eq!(eval(&native_only, native, getpid, [0; 6]), ALLOW);
+        assert_eq!(eval(&native_only, arm, arm_getpid, [0; 6]), BAD_ARCH);
+        // x86 names in an aarch64 profile: the x86 ABIs are ignored.
+        assert_eq!(
+            filter(json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_X86_64"])),
+            native_only
+        );
+    }
+
+    /// The host under test's filters agree with the interpreter, so what it
+    /// says of the other host's can be trusted.
+    #[test]
+    fn interpreter_matches_the_kernel() {
+        let filter = allow_with(json!([
+            {"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9, "args": [
+                {"index": 0, "value": 0xf0, "valueTwo": 0x30, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {"names": ["getuid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 10, "args": [
+                {"index": 2, "value": 1u64 << 40, "op": "SCMP_CMP_GT"}]}]));
+        let arch = NATIVE.native.0;
+        let cases: [(libc::c_long, [u64; 6]); 5] = [
+            (libc::SYS_getppid, [0x31, 0, 0, 0, 0, 0]),
+            (libc::SYS_getppid, [0x41, 0, 0, 0, 0, 0]),
+            (libc::SYS_getuid, [0, 0, (1 << 40) + 1, 0, 0, 0]),
+            (libc::SYS_getuid, [0, 0, 1 << 40, 0, 0, 0]),
+            (libc::SYS_getpid, [0; 6]),
+        ];
+        for (nr, args) in cases {
+            let want = match eval(&filter.program, arch, nr as u32, args) {
+                ALLOW => Ok(()),
+                r => Err((r & libc::SECCOMP_RET_DATA) as i32),
+            };
+            assert_ok(run(&filter, |_| {
+                first_failure(&[sys(nr, &args).map(drop) == want])
+            }));
+        }
+    }
+
+    /// Podman's own profile as podman resolves it on an arm64 host, run by
+    /// the interpreter (its kernel run on arm64 is `podman_default_profile`).
+    #[test]
+    fn podman_profile_on_aarch64() {
+        let path = "/usr/share/containers/seccomp.json";
+        let Ok(text) = std::fs::read_to_string(path) else {
+            println!("note: {path} is missing (containers-common), skipping");
+            return;
+        };
+        let p = engine_profile(&text, &AARCH64_HOST);
+        let names = p.architectures().clone().unwrap_or_default();
+        assert_eq!(names, [Arch::ScmpArchAarch64, Arch::ScmpArchArm]);
+        let program = compile_for(&AARCH64_HOST, &p).unwrap().program;
+        println!(
+            "podman profile, aarch64: {} BPF instructions",
+            program.len()
+        );
+        let native = |nr, args| eval(&program, AUDIT_ARCH_AARCH64, nr, args);
+        let (netlink, raw, audit) = (libc::AF_NETLINK as u64, libc::SOCK_RAW as u64, 9);
+        assert_eq!(native(172, [0; 6]), ALLOW); // getpid
+        assert_eq!(native(221, [0; 6]), ALLOW); // execve
+        assert_eq!(native(104, [0; 6]), ERRNO | libc::EPERM as u32); // kexec_load
+        assert_eq!(native(217, [0; 6]), ERRNO | libc::ENOSYS as u32); // add_key
+        assert_eq!(
+            native(198, [netlink, raw, audit, 0, 0, 0]),
+            ERRNO | libc::EINVAL as u32
+        );
+        assert_eq!(native(198, [1, 1, 0, 0, 0, 0]), ALLOW); // socket(AF_UNIX)
+        assert_eq!(native(268, [0; 6]), ALLOW); // setns
+        let arm = |nr| eval(&program, AUDIT_ARCH_ARM, nr, [0; 6]);
+        assert_eq!(arm(20), ALLOW); // getpid
+        assert_eq!(arm(0x0f_0005), ALLOW); // set_tls
+        assert_eq!(arm(347), ERRNO | libc::EPERM as u32); // kexec_load
+        assert_eq!(eval(&program, AUDIT_ARCH_X86_64, 39, [0; 6]), BAD_ARCH);
+    }
+
+    /// The committed tables are what src/security/syscalls.sh makes of the
+    /// kernel headers installed here (linux-libc-dev, and the arm cross
+    /// headers that `make deps` installs): the committed ones come from a
+    /// newer kernel, which only adds numbers, so every installed name must
+    /// be there with the same number.
+    #[test]
+    fn syscall_tables_match_the_installed_headers() {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/security/syscalls.sh");
+        let out = std::process::Command::new("bash")
+            .args([script, "--list"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            // A machine without the C preprocessor or the headers (the test VM).
+            println!("note: syscalls.sh --list failed, skipping: {stderr}");
+            return;
+        }
+        print!("{stderr}");
+        let tables = [
+            ("X86_64", syscalls::X86_64),
+            ("I386", syscalls::I386),
+            ("X32", syscalls::X32),
+            ("AARCH64", syscalls::AARCH64),
+            ("ARM", syscalls::ARM),
+        ];
+        let mut checked = BTreeMap::<&str, usize>::new();
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            let [abi, name, nr] = line.split(' ').collect::<Vec<_>>()[..] else {
+                panic!("{line}");
+            };
+            let table = tables.iter().find(|(n, _)| *n == abi).unwrap().1;
+            let committed = table.iter().find(|(n, _)| *n == name).map(|(_, nr)| *nr);
+            assert_eq!(committed, Some(nr.parse().unwrap()), "{abi} {name}");
+            *checked
+                .entry(tables.iter().find(|(n, _)| *n == abi).unwrap().0)
+                .or_default() += 1;
+        }
+        if checked.is_empty() {
+            println!("note: no kernel headers installed (linux-libc-dev), nothing to compare");
+        } else {
+            println!("syscalls checked against the installed headers: {checked:?}");
+        }
     }
 }
