@@ -35,10 +35,18 @@ done
 if [ "${VM_SKIP_FAULTS:-}" = 1 ]; then
 	echo "guest: VM_SKIP_FAULTS=1: integration/faults.sh not run"
 else
-	echo "guest: running integration/faults.sh target/release/hull sample"
+	hull=${VM_RELEASE_HULL:-target/release/hull}
+	echo "guest: running integration/faults.sh $hull sample"
 	start=$SECONDS
-	bash integration/faults.sh target/release/hull sample || failed+=(faults.sh)
+	bash integration/faults.sh "$hull" sample || failed+=(faults.sh)
 	echo "guest: faults.sh took $((SECONDS - start)) s"
+fi
+
+if [ -n "${VM_DEB:-}" ]; then
+	echo "guest: running pkg/check.sh $VM_DEB"
+	start=$SECONDS
+	bash pkg/check.sh "$VM_DEB" || failed+=(pkg/check.sh)
+	echo "guest: pkg/check.sh took $((SECONDS - start)) s"
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then

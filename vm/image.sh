@@ -3,7 +3,11 @@
 # ext4 on the whole disk, no partition table) and Debian's own kernel and
 # initrd beside it (DIR/vmlinuz, DIR/initrd.img), for vm/run.sh.
 #
-#   vm/image.sh [DIR]     (as root; DIR defaults to target/vm)
+#   vm/image.sh [DIR [PACKAGE...]]  (as root; DIR defaults to target/vm)
+#
+# VM_ARCH=arm64 builds an arm64 machine instead of amd64 (make
+# test-vm-arm64): mmdebstrap runs its packages' scripts under
+# qemu-user-static, which vm/binfmt.sh registers for the build only.
 #
 # Cached: nothing is done while DIR/key holds this script's hash, so the
 # image is rebuilt only when this script (its package list, its units)
@@ -14,7 +18,14 @@ set -euo pipefail
 out=${1:-target/vm}
 shift $(($# > 0))
 extra=("$@")
-key=$({ cat "$0"; echo "${extra[*]}"; } | sha256sum | cut -d' ' -f1)
+arch=${VM_ARCH:-amd64}
+# The serial console the guest's kernel and tests write to.
+case $arch in
+amd64) tty=ttyS0 ;;
+arm64) tty=ttyAMA0 ;;
+*) echo "vm/image.sh: VM_ARCH=$arch: only amd64 and arm64" >&2; exit 2 ;;
+esac
+key=$({ cat "$0"; echo "${extra[*]}"; [ "$arch" = amd64 ] || echo "$arch"; } | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$out/key" 2>/dev/null)" = "$key" ] && [ -f "$out/bookworm.raw" ]; then
 	exit 0
 fi
@@ -33,15 +44,20 @@ start=$SECONDS
 # mount, python3 (integration/faults.sh).
 packages=(
 	systemd-sysv udev dbus dbus-user-session apparmor
-	linux-image-amd64 initramfs-tools kmod
+	"linux-image-$arch" initramfs-tools kmod
 	busybox-static runc golang-github-containers-common strace uidmap
 	iproute2 procps util-linux python3
 	"${extra[@]}"
 )
 # unshare mode, as root: mmdebstrap's mounts (proc, sys, dev in the
 # chroot) live in a mount namespace of their own, never on the host.
-mmdebstrap --mode=unshare --variant=apt --include="$(IFS=,; echo "${packages[*]}")" \
-	bookworm "$root" http://deb.debian.org/debian
+build=(mmdebstrap --mode=unshare --variant=apt --arch="$arch"
+	--include="$(IFS=,; echo "${packages[*]}")" bookworm "$root" http://deb.debian.org/debian)
+if [ "$arch" = amd64 ]; then
+	"${build[@]}"
+else
+	bash "$(dirname "$0")/binfmt.sh" "${build[@]}"
+fi
 
 echo hull-vm >"$root/etc/hostname"
 echo "127.0.1.1 hull-vm" >>"$root/etc/hosts"
@@ -54,7 +70,7 @@ od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$root/etc/machine-id"
 # that wants it, so that target does not also wait for it: no cycle). It
 # runs from a service on purpose: hull must work from one, in the cgroup
 # /system.slice/hull-test.service. The machine powers off once it ends.
-cat >"$root/etc/systemd/system/hull-test.service" <<'EOF'
+cat >"$root/etc/systemd/system/hull-test.service" <<EOF
 [Unit]
 Description=hull's tests, from the payload disk /dev/vdb
 After=multi-user.target
@@ -69,7 +85,7 @@ TimeoutStartSec=infinity
 # terminal (the tests run with none, as in CI).
 StandardOutput=tty
 StandardError=tty
-TTYPath=/dev/ttyS0
+TTYPath=/dev/$tty
 
 [Install]
 WantedBy=multi-user.target
@@ -98,7 +114,7 @@ chmod 755 "$root/usr/local/sbin/hull-vm-test"
 
 # Nothing but the tests on the serial line: no login prompt; and no timer
 # (apt-daily, fstrim, ...) starting work in the middle of the run.
-for unit in serial-getty@ttyS0.service getty@tty1.service timers.target; do
+for unit in "serial-getty@$tty.service" getty@tty1.service timers.target; do
 	ln -sf /dev/null "$root/etc/systemd/system/$unit"
 done
 

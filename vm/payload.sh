@@ -15,6 +15,11 @@
 #                    `cargo test -- FILTER...` (e.g. "cgroups:: cli::spec";
 #                    other arguments of theirs too, e.g. --nocapture)
 #   VM_SKIP_FAULTS=1 skips integration/faults.sh
+# VM_TARGET (a cargo target, e.g. aarch64-unknown-linux-gnu for make
+# test-vm-arm64) cross-builds the tests for it; make build-arm64 has built
+# its release binary. VM_DEB (a .deb of hull) is packed too, and the VM
+# checks it with pkg/check.sh: installed, its manual pages, completions,
+# a container run.
 set -euo pipefail
 
 out=$(realpath "${1:?usage: vm/payload.sh OUT_TAR}")
@@ -23,7 +28,13 @@ repo=$(pwd -P)
 # Every executable cargo builds for the tests (built now if need be); the
 # test executables are those with "test":true in their profile (sorted:
 # the unit tests, hull-*, before the integration tests).
-json=$(cargo test --no-run --message-format=json)
+target=()
+release=target/release/hull
+if [ -n "${VM_TARGET:-}" ]; then
+	target=(--target "$VM_TARGET")
+	release=target/$VM_TARGET/release/hull
+fi
+json=$(cargo test --no-run --message-format=json "${target[@]}")
 executables=$(grep -o '"executable":"[^"]*"' <<<"$json" | cut -d'"' -f4)
 tests=$(grep '"profile":{[^}]*"test":true' <<<"$json" |
 	grep -o '"executable":"[^"]*"' | cut -d'"' -f4 | sort)
@@ -33,13 +44,16 @@ trap 'rm -rf "$run"' EXIT
 mkdir "$run/hull-vm"
 {
 	echo '#!/bin/bash'
-	printf 'export VM_TEST_FILTER=%q VM_SKIP_FAULTS=%q\n' "${VM_TEST_FILTER:-}" "${VM_SKIP_FAULTS:-}"
+	printf 'export VM_TEST_FILTER=%q VM_SKIP_FAULTS=%q VM_RELEASE_HULL=%q VM_DEB=%q\n' \
+		"${VM_TEST_FILTER:-}" "${VM_SKIP_FAULTS:-}" "$release" "${VM_DEB:-}"
 	echo "exec bash $repo/vm/guest.sh" $tests
 } >"$run/hull-vm/run"
 chmod 755 "$run/hull-vm/run"
 
 # Paths relative to / (tar extracts them there in the VM).
 tar -C / -cf "$out" --exclude="${repo#/}/target" --exclude="${repo#/}/.git" "${repo#/}"
-tar -C / -rf "$out" $(for f in $executables "$repo/target/release/hull"; do echo "${f#/}"; done)
+tar -C / -rf "$out" $(for f in $executables "$repo/$release" ${VM_DEB:+"$repo/$VM_DEB"}; do
+	echo "${f#/}"
+done)
 tar -C "$run" -rf "$out" hull-vm
 echo "vm/payload.sh: $out ($(du -h "$out" | cut -f1)), tests:" $tests

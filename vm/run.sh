@@ -8,7 +8,8 @@
 #
 # VM_TIMEOUT (seconds, default 1800) bounds the whole run, VM_ACCEL picks
 # qemu's accelerator (default tcg: nested KVM fails on this kind of
-# machine), VM_LOG keeps the serial log (default DIR/serial.log).
+# machine), VM_LOG keeps the serial log (default DIR/serial.log), VM_ARCH
+# (amd64 or arm64, default amd64) is the image's architecture.
 set -euo pipefail
 
 payload=$(realpath "${1:?usage: vm/run.sh PAYLOAD_TAR [DIR]}")
@@ -22,13 +23,30 @@ log=${VM_LOG:-$dir/serial.log}
 # a real system call (seen by strace and seccomp), as on no real machine.
 # mitigations=off: speed; this throwaway guest runs only our code.
 # panic=1 (with -no-reboot below): a panic ends qemu at once.
-cmdline=(root=/dev/vda rw console=ttyS0 panic=1 tsc=reliable mitigations=off
+cmdline=(root=/dev/vda rw panic=1 mitigations=off
 	systemd.unified_cgroup_hierarchy=1 apparmor=1 security=apparmor)
+case ${VM_ARCH:-amd64} in
+amd64)
+	cmdline+=(console=ttyS0 tsc=reliable)
+	machine=(qemu-system-x86_64 -cpu max)
+	;;
+arm64)
+	# The virt board's PL011 serial line; -cpu max with QEMU's own
+	# pointer authentication, far cheaper under TCG than the architected
+	# algorithm (the guest cannot tell).
+	cmdline+=(console=ttyAMA0)
+	machine=(qemu-system-aarch64 -M virt -cpu max,pauth-impdef=on)
+	;;
+*)
+	echo "vm/run.sh: VM_ARCH=$VM_ARCH: only amd64 and arm64" >&2
+	exit 2
+	;;
+esac
 
 # The root disk's writes go to a throwaway overlay (snapshot=on): the cached
 # image stays clean for the next boot. The payload is a raw tar, read only.
 # -no-reboot: the guest's poweroff, reboot or panic ends qemu.
-qemu=(qemu-system-x86_64 -accel "${VM_ACCEL:-tcg}" -cpu max -m 4G -smp 2
+qemu=("${machine[@]}" -accel "${VM_ACCEL:-tcg}" -m 4G -smp 2
 	-nodefaults -no-user-config -display none -no-reboot
 	-kernel "$dir/vmlinuz" -initrd "$dir/initrd.img"
 	-append "${cmdline[*]}"
