@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 HULL := target/release/hull
 
-.PHONY: all build order deps demo test test-vm test-vm-engines lint bench faults fuzz fuzz-long fuzz-smoke fuzz-deps clean
+.PHONY: all build order deps demo test test-vm test-vm-engines lint bench faults fuzz fuzz-long fuzz-smoke fuzz-deps clean \
+	docs install deb syscalls deps-arm64 build-arm64 deb-arm64 test-vm-arm64
 
 all: build
 
@@ -39,7 +40,11 @@ order: deps
 # seccomp profile (golang-github-containers-common) for the seccomp tests,
 # strace for the fault-injection tests, newuidmap/newgidmap (uidmap) for
 # the rootless tests.
-DEPS := busybox-static runc golang-github-containers-common strace uidmap
+# The arm cross headers are the kernel's syscall lists for arm64 and arm
+# (the unit test syscall_tables_match_the_installed_headers); man-db shows
+# the manual pages (pkg/check.sh).
+DEPS := busybox-static runc golang-github-containers-common strace uidmap \
+	linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross man-db
 deps:
 	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && \
@@ -48,9 +53,10 @@ deps:
 demo: deps build
 	bash integration/demo.sh $(HULL)
 
-test: deps build
+test: deps build deb
 	cargo test -- --test-threads=2
 	bash integration/faults.sh $(HULL) sample
+	bash pkg/check.sh $(DEB)
 
 # The tests again, in a Debian bookworm VM under qemu (TCG): systemd as
 # PID 1, pure cgroup v2, AppArmor, and the tests run from a systemd service
@@ -78,6 +84,18 @@ test-vm-engines: build
 	bash vm/deps.sh
 	bash vm/image.sh $(VM_ENGINES) $(ENGINES_PACKAGES)
 	bash vm/engines.sh $(HULL) $(VM_ENGINES)
+
+# The same tests on arm64: Debian bookworm arm64 under qemu-system-aarch64
+# (TCG, the virt board, -cpu max), its image built as test-vm's
+# (VM_ARCH=arm64: mmdebstrap under qemu-user-static, target/vm-arm64),
+# running the tests and hull cross-built for aarch64, then the arm64
+# .deb's check (pkg/check.sh: installed, man, completion, a container).
+VM_ARM64 := target/vm-arm64
+test-vm-arm64: deps deb-arm64
+	bash vm/deps.sh arm64
+	VM_ARCH=arm64 bash vm/image.sh $(VM_ARM64) man-db
+	VM_TARGET=$(ARM64) VM_DEB=target/hull_$(VERSION)_arm64.deb bash vm/payload.sh $(VM_ARM64)/payload.tar
+	VM_ARCH=arm64 VM_TIMEOUT=$${VM_TIMEOUT:-3600} bash vm/run.sh $(VM_ARM64)/payload.tar $(VM_ARM64)
 
 # Every system call of `hull create` made to fail in turn (an errno, and
 # SIGKILL), then `delete --force`: nothing may be left, hang or panic.
@@ -109,6 +127,56 @@ lint:
 
 bench: deps build
 	bash bench/lifecycle.sh $(HULL) runc crun
+
+# Manual pages and shell completions, generated from the clap definitions
+# by the built binary (its cold `man` and `completion` subcommands).
+DOCS := target/docs
+docs: build
+	rm -rf $(DOCS) && mkdir -p $(DOCS)/man $(DOCS)/completions
+	$(HULL) man $(DOCS)/man
+	$(HULL) completion bash >$(DOCS)/completions/hull.bash
+	$(HULL) completion zsh >$(DOCS)/completions/_hull
+	$(HULL) completion fish >$(DOCS)/completions/hull.fish
+
+# The static release binary (with the link order), its manual pages and
+# completions, under $(DESTDIR)$(PREFIX). `cargo install --path .` is the
+# developer's build instead: dynamic, without the order, pages or
+# completions.
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: docs
+	bash pkg/install.sh $(HULL) $(DOCS) "$(DESTDIR)" "$(PREFIX)"
+
+# target/hull_VERSION_ARCH.deb (dpkg-deb): apt-get install ./target/hull_*.deb
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -1)
+DEB := target/hull_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null).deb
+deb: docs
+	bash pkg/deb.sh $(HULL) $(DOCS) target
+
+# The syscall tables of seccomp.rs from the kernel's own lists (see
+# src/security/syscalls.sh): make syscalls SYSCALLS_DEB=linux-libc-dev_V_all.deb
+# (a Debian package of Linux 6.5 or newer, which holds every
+# architecture's headers: `apt-get download linux-libc-dev` on trixie or
+# sid). Newer kernels only add numbers.
+syscalls:
+	@test -n "$(SYSCALLS_DEB)" || { echo "usage: make syscalls SYSCALLS_DEB=linux-libc-dev_VERSION_all.deb"; exit 2; }
+	bash src/security/syscalls.sh $(SYSCALLS_DEB) >src/security/syscalls.rs.new
+	mv src/security/syscalls.rs.new src/security/syscalls.rs
+
+# arm64: the same static binary, cross-built with Debian's
+# gcc-aarch64-linux-gnu as linker (.cargo/config.toml), without the link
+# order (bench/hull.order is x86_64's; GNU ld links there).
+ARM64 := aarch64-unknown-linux-gnu
+HULL_ARM64 := target/$(ARM64)/release/hull
+deps-arm64:
+	@rustup target list --installed | grep -qx $(ARM64) || rustup target add $(ARM64)
+	@dpkg -s gcc-aarch64-linux-gnu libc6-dev-arm64-cross >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-aarch64-linux-gnu \
+		libc6-dev-arm64-cross >/dev/null; }
+build-arm64: deps-arm64
+	cargo rustc --release --target $(ARM64) --bin hull -- $(HULL_FLAGS)
+deb-arm64: build-arm64 docs
+	bash pkg/deb.sh $(HULL_ARM64) $(DOCS) target arm64
 
 clean:
 	cargo clean

@@ -22,6 +22,9 @@ source "$HERE/lifecycle.sh" # build_rootfs, write_config_template, remove_cgroup
 (($# == 2)) || { sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
 BIN=$(readlink -f "$1") ORDER=$2
 [[ $(id -u) == 0 ]] || die "must run as root"
+# hot-order.py reads x86_64 registers, and only lld (x86_64's linker) uses
+# the order: elsewhere there is nothing to trace for.
+[[ $(uname -m) == x86_64 ]] || die "the link order is x86_64's; this is $(uname -m)"
 TMP=$(mktemp -d /tmp/hull-order.XXXXXX)
 export HB_CGROUP=hull-order-${TMP##*.}
 cleanup() {

@@ -233,3 +233,64 @@ fn ids_longer_than_a_file_name_are_refused_with_the_limit() {
     t.create(&b, &long).fails_with("(at most 255)");
     t.create(&b, &"a".repeat(255)).ok();
 }
+
+// ---------------------------------------------------------------------------
+// Installed like a system tool: completions and manual pages (issue 15)
+// ---------------------------------------------------------------------------
+
+/// `hull completion SHELL` prints a script that offers every subcommand;
+/// an unknown shell is a one-line usage error.
+#[test]
+fn completion_scripts_name_every_subcommand() {
+    let t = Test::new();
+    for (shell, marker) in [
+        ("bash", "complete -F _hull"),
+        ("zsh", "#compdef hull"),
+        ("fish", "complete -c hull"),
+    ] {
+        let out = t.hull(&["completion", shell]).ok();
+        assert!(out.stdout.contains(marker), "{shell}: {out}");
+        for sub in [
+            "create",
+            "start",
+            "delete",
+            "exec",
+            "features",
+            "completion",
+        ] {
+            assert!(out.stdout.contains(sub), "{shell} lacks {sub}");
+        }
+    }
+    t.hull(&["completion", "tcsh"]).fails_with("tcsh");
+}
+
+/// `hull man DIR` writes hull.8 and a page per visible subcommand, each
+/// with its own name and options.
+#[test]
+fn man_writes_a_page_per_subcommand() {
+    let t = Test::new();
+    let dir = t.host_dir("man");
+    t.hull(&["man", dir.to_str().unwrap()]).ok();
+    let page = |name: &str| {
+        fs::read_to_string(dir.join(format!("{name}.8")))
+            .unwrap_or_else(|e| panic!("{name}.8: {e}"))
+    };
+    assert!(page("hull").starts_with(".ie \\n(.g .ds Aq"), "not roff");
+    assert!(page("hull").contains(".TH hull 8"), "{}", page("hull"));
+    let create = page("hull-create");
+    assert!(create.contains(".TH hull-create 8"), "{create}");
+    assert!(create.contains("bundle"), "{create}");
+    for sub in [
+        "start",
+        "delete",
+        "exec",
+        "driver",
+        "driver-run",
+        "completion",
+        "man",
+    ] {
+        page(&format!("hull-{sub}"));
+    }
+    t.hull(&["man", "/nonexistent/dir"])
+        .fails_with("/nonexistent/dir");
+}

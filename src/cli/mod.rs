@@ -7,6 +7,7 @@ use hull::error::Result;
 use std::path::PathBuf;
 
 mod cgroups;
+mod docs;
 mod driver;
 mod exec;
 mod list;
@@ -174,6 +175,13 @@ enum Cmd {
         #[arg(long)]
         rootless: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (hull.8, hull-SUBCOMMAND.8) into DIR
+    Man { dir: PathBuf },
 }
 
 pub fn main() -> i32 {
@@ -288,6 +296,8 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
             container::run::run(root, &id, &opts)
         }
         Cmd::Driver(d) => driver::dispatch(root, d),
+        Cmd::Completion { shell } => docs::completion(shell),
+        Cmd::Man { dir } => docs::man(&dir),
         Cmd::Features => {
             let doc = hull::features::features();
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
