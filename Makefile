@@ -128,12 +128,14 @@ lint:
 bench: deps build
 	bash bench/lifecycle.sh $(HULL) runc crun
 
-# Manual pages and shell completions, generated from the clap definitions
-# by the built binary (its cold `man` and `completion` subcommands).
+# Manual pages and shell completions, generated from the clap definitions:
+# the completions by the built binary (`hull completion SHELL`), the pages
+# by a `docs` build of its own (`hull man DIR`, with clap_mangen, which the
+# release binary does not link: see Cargo.toml).
 DOCS := target/docs
 docs: build
 	rm -rf $(DOCS) && mkdir -p $(DOCS)/man $(DOCS)/completions
-	$(HULL) man $(DOCS)/man
+	cargo run -q --features docs --target-dir target/docs-build --bin hull -- man $(DOCS)/man
 	$(HULL) completion bash >$(DOCS)/completions/hull.bash
 	$(HULL) completion zsh >$(DOCS)/completions/_hull
 	$(HULL) completion fish >$(DOCS)/completions/hull.fish

@@ -1,13 +1,14 @@
 //! `hull completion SHELL` and `hull man DIR`: shell completions and
 //! manual pages generated from the clap definitions themselves, so they
 //! cannot drift from what hull parses. Cold code, run only when asked:
-//! nothing here is on the lifecycle path.
+//! nothing here is on the lifecycle path. `man` exists only in the `docs`
+//! build (`make docs`), which alone links clap_mangen.
 
 use clap::CommandFactory;
-use hull::error::{Context, Result};
-use std::path::Path;
+use hull::error::Result;
 
 /// Manual section: hull administers the machine, as runc's pages (8).
+#[cfg(feature = "docs")]
 const SECTION: &str = "8";
 
 pub fn completion(shell: clap_complete::Shell) -> Result<i32> {
@@ -22,7 +23,8 @@ pub fn completion(shell: clap_complete::Shell) -> Result<i32> {
 
 /// Writes hull.8 and a page per subcommand (hull-create.8,
 /// hull-driver-run.8, ...) into `dir`, which must exist.
-pub fn man(dir: &Path) -> Result<i32> {
+#[cfg(feature = "docs")]
+pub fn man(dir: &std::path::Path) -> Result<i32> {
     let mut cmd = super::Cli::command().disable_help_subcommand(true);
     // Gives each subcommand its display name (hull-create) and usage.
     cmd.build();
@@ -30,7 +32,9 @@ pub fn man(dir: &Path) -> Result<i32> {
     Ok(0)
 }
 
-fn write_pages(cmd: &clap::Command, dir: &Path) -> Result<()> {
+#[cfg(feature = "docs")]
+fn write_pages(cmd: &clap::Command, dir: &std::path::Path) -> Result<()> {
+    use hull::error::Context;
     let page = clap_mangen::Man::new(cmd.clone())
         .section(SECTION)
         .manual("hull manual")

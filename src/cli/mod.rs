@@ -181,6 +181,8 @@ enum Cmd {
         shell: clap_complete::Shell,
     },
     /// Write the manual pages (hull.8, hull-SUBCOMMAND.8) into DIR
+    #[cfg(feature = "docs")]
+    #[command(hide = true)]
     Man { dir: PathBuf },
 }
 
@@ -297,6 +299,7 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
         }
         Cmd::Driver(d) => driver::dispatch(root, d),
         Cmd::Completion { shell } => docs::completion(shell),
+        #[cfg(feature = "docs")]
         Cmd::Man { dir } => docs::man(&dir),
         Cmd::Features => {
             let doc = hull::features::features();
