@@ -119,8 +119,13 @@ fn console_socket_gets_the_pty_master_and_its_name() {
     let (mut master, name) = receive_console(&listener);
     assert!(name.starts_with("/dev/pts/"), "payload {name:?}");
     t.start("tty1").ok();
+    // Typed only once the lines before `read` are out: the pty echoes
+    // input at once, which would land inside them (`33 111hello`, seen
+    // on a slow arm64 VM).
+    let shown = |s: &str| s.lines().any(|l| l.starts_with("tty=")) && s.ends_with('\n');
+    let mut out = read_pty(&master, shown);
     master.write_all(b"hello\n").unwrap();
-    let out = read_pty(&master, |s| s.contains("got:hello"));
+    out += &read_pty(&master, |s| s.contains("got:hello"));
     assert!(out.contains("got:hello"), "input did not arrive:\n{out}");
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines.contains(&"33 111"), "consoleSize not applied:\n{out}");

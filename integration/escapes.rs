@@ -449,7 +449,12 @@ fn a_create_killed_at_its_state_write_is_found_and_removed() {
         "-o",
         "/dev/null",
         "-e",
-        "inject=rename:signal=KILL:when=2",
+        // aarch64 has no rename(2): glibc's rename() is renameat there.
+        if cfg!(target_arch = "aarch64") {
+            "inject=renameat:signal=KILL:when=2"
+        } else {
+            "inject=rename:signal=KILL:when=2"
+        },
     ])
     .arg(HULL)
     .args(["--root", t.root.to_str().unwrap()])
