@@ -8,6 +8,7 @@ pub mod cgroups;
 pub mod config;
 pub mod console;
 pub mod container;
+pub mod criu;
 pub mod driver;
 pub mod error;
 pub mod features;

@@ -370,6 +370,18 @@ impl Cgroup {
         self.fs.mount_dirs()
     }
 
+    /// The directory CRIU freezes the container by (checkpoint): the v1
+    /// freezer hierarchy's, else the unified one.
+    pub fn freezer_dir(&self) -> Option<PathBuf> {
+        self.fs
+            .v1
+            .hierarchies
+            .iter()
+            .find(|h| h.controllers.iter().any(|c| c == "freezer"))
+            .map(|h| h.dir.clone())
+            .or_else(|| self.fs.unified_dir())
+    }
+
     /// Directory in the unified hierarchy if any.
     pub fn unified_dir(&self) -> Option<PathBuf> {
         self.fs.unified_dir()
