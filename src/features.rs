@@ -63,6 +63,9 @@ pub fn features() -> Value {
         "annotations": {
             "org.hull.version": env!("CARGO_PKG_VERSION"),
             "org.hull.commit": env!("HULL_COMMIT"),
+            // runc's annotation says its build has checkpoint/restore;
+            // hull's, whether they can run here (criu on PATH).
+            "org.hull.checkpoint.enabled": crate::criu::find().is_some().to_string(),
         },
     })
 }

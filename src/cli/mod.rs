@@ -7,6 +7,7 @@ use hull::error::Result;
 use std::path::PathBuf;
 
 mod cgroups;
+mod criu;
 mod docs;
 mod driver;
 mod exec;
@@ -163,6 +164,12 @@ enum Cmd {
     Events(cgroups::Events),
     /// Print the OCI features document (what this hull supports)
     Features,
+    /// Checkpoint a running container with CRIU (where criu is on PATH)
+    #[command(hide = true, disable_help_flag = true)]
+    Checkpoint(Box<criu::Checkpoint>),
+    /// Restore a container from a checkpoint (where criu is on PATH)
+    #[command(hide = true, disable_help_flag = true)]
+    Restore(Box<criu::Restore>),
     /// The execdriver front door: run a Command (JSON), or write its bundle
     #[command(subcommand)]
     Driver(driver::DriverCmd),
@@ -203,8 +210,7 @@ pub fn main() -> i32 {
         return 0;
     }
     let Some(cmd) = cli.cmd else {
-        use clap::CommandFactory;
-        let _ = Cli::command().print_help();
+        let _ = criu::command_for_help().print_help();
         return 1;
     };
     let rootless = match cli.rootless.as_deref().map(hull::rootless::Mode::parse) {
@@ -230,6 +236,20 @@ pub fn main() -> i32 {
 /// stderr naming what is wrong, exit 1, as runc (not clap's usage block).
 fn usage_error(e: clap::Error) -> i32 {
     use clap::error::ErrorKind;
+    let help = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    // Help with checkpoint and restore listed where criu is (the only
+    // time the top-level commands look for it): the same arguments
+    // parsed again by the command that shows them.
+    let e = match help {
+        true => criu::command_for_help()
+            .try_get_matches_from(std::env::args_os())
+            .err()
+            .unwrap_or(e),
+        false => e,
+    };
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
         return 0;
@@ -301,6 +321,8 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
         Cmd::Completion { shell } => docs::completion(shell),
         #[cfg(feature = "docs")]
         Cmd::Man { dir } => docs::man(&dir),
+        Cmd::Checkpoint(a) => criu::checkpoint(root, *a),
+        Cmd::Restore(a) => criu::restore(root, systemd_cgroup, *a),
         Cmd::Features => {
             let doc = hull::features::features();
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());

@@ -128,7 +128,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     result.map_err(|e| roll_back(e, dir, &mut st, &cgroup, &bundle.spec))
 }
 
-fn resources(spec: &Spec) -> oci_spec::runtime::LinuxResources {
+pub(crate) fn resources(spec: &Spec) -> oci_spec::runtime::LinuxResources {
     let linux = spec.linux().as_ref();
     linux
         .and_then(|l| l.resources().clone())
@@ -140,7 +140,13 @@ fn resources(spec: &Spec) -> oci_spec::runtime::LinuxResources {
 /// then run the poststop hooks (spec v1.3, lifecycle steps 12-13). Every
 /// step is tried; what could not be undone stays recorded, for `delete
 /// --force` to finish, and is named in the error.
-fn roll_back(e: Error, dir: StateDir, st: &mut State, cgroup: &Cgroup, spec: &Spec) -> Error {
+pub(crate) fn roll_back(
+    e: Error,
+    dir: StateDir,
+    st: &mut State,
+    cgroup: &Cgroup,
+    spec: &Spec,
+) -> Error {
     let killed = cgroup.kill_all(nix::libc::SIGKILL);
     let removed = cgroup.destroy();
     st.pid = 0;
@@ -168,7 +174,7 @@ fn roll_back(e: Error, dir: StateDir, st: &mut State, cgroup: &Cgroup, spec: &Sp
 /// A cgroup that exists already may be frozen, which would hang our init
 /// in it (runc refuses too, and leaves it as it is); one that holds
 /// processes is shared, as the config may mean, but worth a warning.
-fn check_cgroup_unused(cgroup: &Cgroup) -> Result<()> {
+pub(crate) fn check_cgroup_unused(cgroup: &Cgroup) -> Result<()> {
     if cgroup.is_frozen()? {
         bail!("container's cgroup unexpectedly frozen");
     }

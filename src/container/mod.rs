@@ -1,6 +1,7 @@
 //! The operations on containers, one file each. The CLI and the driver
 //! call these; they hold no printing.
 
+pub mod checkpoint;
 pub mod create;
 pub mod delete;
 pub mod events;
@@ -10,6 +11,7 @@ pub mod list;
 pub mod pause;
 pub mod process;
 pub mod ps;
+pub mod restore;
 pub mod run;
 pub mod start;
 pub mod state;
