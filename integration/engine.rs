@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 // ---------------------------------------------------------------------------
 
 /// A unix socket in the test dir, listening as an engine's console socket.
-fn console_socket(t: &Test, name: &str) -> (UnixListener, PathBuf) {
+pub(crate) fn console_socket(t: &Test, name: &str) -> (UnixListener, PathBuf) {
     let path = t.dir.join(name);
     let listener = UnixListener::bind(&path).unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -32,7 +32,7 @@ fn console_socket(t: &Test, name: &str) -> (UnixListener, PathBuf) {
 
 /// Accept hull's connection and receive what it sends: the pty master
 /// (SCM_RIGHTS) and the pty's name (the payload), as runc does.
-fn receive_console(listener: &UnixListener) -> (File, String) {
+pub(crate) fn receive_console(listener: &UnixListener) -> (File, String) {
     use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
     let deadline = Instant::now() + WAIT;
     let stream = loop {
@@ -71,7 +71,7 @@ fn receive_console(listener: &UnixListener) -> (File, String) {
 
 /// Read the pty master until `done` holds for what came (with `\r\n` as
 /// `\n`), the other side hangs up, or WAIT passes.
-fn read_pty(master: &File, done: impl Fn(&str) -> bool) -> String {
+pub(crate) fn read_pty(master: &File, done: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + WAIT;
     let mut raw = Vec::new();
     let text = |raw: &[u8]| String::from_utf8_lossy(raw).replace("\r\n", "\n");

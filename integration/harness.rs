@@ -586,7 +586,7 @@ impl Test {
             .collect();
         let new_id = args
             .iter()
-            .any(|a| a == "create" || a == "run")
+            .any(|a| a == "create" || a == "run" || a == "restore")
             .then(|| args.last().cloned())
             .flatten();
         if let Some(id) = &new_id {
@@ -637,6 +637,18 @@ impl Test {
     #[track_caller]
     pub fn output(&self, cmd: &mut Command) -> Out {
         self.try_output(cmd, None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Take container `id`, made by a command run outside
+    /// [`Test::try_output`], into the cleanup: deleted and its init reaped.
+    pub fn adopt(&self, id: &str) {
+        let mut ids = self.ids.borrow_mut();
+        if !ids.iter().any(|i| i == id) {
+            ids.push(id.to_string());
+        }
+        if let Some(p) = self.container_proc(id) {
+            self.inits.borrow_mut().push(p);
+        }
     }
 
     /// `hull --root <root> args...`

@@ -11,6 +11,7 @@
 mod harness;
 
 mod cgroups;
+mod checkpoint;
 mod cli;
 mod driver;
 mod engine;
