@@ -39,11 +39,12 @@ order: deps
 # busybox for the rootfs, runc for the differential tests, podman's
 # seccomp profile (golang-github-containers-common) for the seccomp tests,
 # strace for the fault-injection tests, newuidmap/newgidmap (uidmap) for
-# the rootless tests.
+# the rootless tests, criu (with iptables, which it locks a container's
+# network with) for checkpoint/restore.
 # The arm cross headers are the kernel's syscall lists for arm64 and arm
 # (the unit test syscall_tables_match_the_installed_headers); man-db shows
 # the manual pages (pkg/check.sh).
-DEPS := busybox-static runc golang-github-containers-common strace uidmap \
+DEPS := busybox-static runc golang-github-containers-common strace uidmap criu iptables \
 	linux-libc-dev-arm64-cross linux-libc-dev-armhf-cross man-db
 deps:
 	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -73,6 +73,44 @@ is_scope() {
 # wait out its time-out to SIGKILL it.
 init='trap "exit 0" TERM; sleep 600 & wait'
 
+# A counter for checkpoint/restore: 1, 2, 3, ... on its stdout, a tenth of
+# a second apart.
+counter='i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done'
+
+# `podman container checkpoint` and `restore` of the counter: the count
+# resumes where it stopped, as podman logs shows it (1, 2, ... with no
+# restart and no gap), in the same container, running again.
+podman_checkpoint() {
+	local key=$1 image=$2 start out id rc
+	start=$SECONDS
+	out=$(t "${eng[@]}" run -d --network none "$image" sh -c "$counter" 2>&1)
+	id=$(grep -Eo '^[0-9a-f]{64}$' <<<"$out" | tail -1)
+	if [ -z "$id" ]; then
+		result "$key" checkpoint-restore "$start" 1 "run -d: $out"
+		return
+	fi
+	out=$(
+		count() { "${eng[@]}" logs "$id" 2>/dev/null | wc -l; }
+		for ((i = 0; i < 100 && $(count) < 5; i++)); do sleep 0.2; done
+		t "${eng[@]}" container checkpoint "$id" 2>&1 || { echo "checkpoint failed"; exit 1; }
+		state=$("${eng[@]}" inspect -f '{{.State.Status}}' "$id")
+		before=$("${eng[@]}" logs "$id" | tail -1)
+		echo "checkpointed at $before, then $state"
+		t "${eng[@]}" container restore "$id" 2>&1 || { echo "restore failed"; exit 1; }
+		for ((i = 0; i < 100 && $(count) < before + 5; i++)); do sleep 0.2; done
+		n=$(count)
+		echo "restored: $("${eng[@]}" inspect -f '{{.State.Status}} pid {{.State.Pid}}' "$id"), logs: $n lines," \
+			"from $("${eng[@]}" logs "$id" | head -1) to $("${eng[@]}" logs "$id" | tail -1)," \
+			"after $before: $("${eng[@]}" logs "$id" | sed -n "$((before + 1))p")"
+		[ "$state" = exited ] && [ "$n" -ge $((before + 5)) ] &&
+			"${eng[@]}" logs "$id" | awk 'NR != $1 { bad = 1 } END { exit bad }'
+	)
+	rc=$?
+	echo "engines-info: $key checkpoint-restore: $(tr '\n' ' ' <<<"$out")"
+	result "$key" checkpoint-restore "$start" "$rc" "$out"
+	t "${eng[@]}" rm -f "$id" >/dev/null 2>&1
+}
+
 # --- the image: busybox, its applets as links, a root user.
 img=/var/tmp/engines-busybox
 mkdir -p "$img/rootfs/bin" "$img/rootfs/etc" "$img/rootfs/tmp"
@@ -267,6 +305,7 @@ if out=$(t podman import "$img/rootfs.tar" localhost/engines-busybox 2>&1); then
 		eng=(podman --runtime "${path_of[$r]}" --cgroup-manager systemd)
 		run_flags=()
 		engine_scenarios "podman/$r" machine.slice libpod localhost/engines-busybox
+		podman_checkpoint "podman/$r" localhost/engines-busybox
 	done
 else
 	for r in "${runtimes[@]}"; do result "podman/$r" setup "$start" 1 "$out"; done

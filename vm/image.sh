@@ -41,11 +41,12 @@ start=$SECONDS
 # AppArmor's userspace, which loads its profiles at boot; Debian's kernel,
 # whose initramfs-tools initrd loads the virtio and ext4 modules; what the
 # tests use: `make deps`'s list, and ip, ps (hull ps), unshare, nsenter and
-# mount, python3 (integration/faults.sh).
+# mount, python3 (integration/faults.sh); criu for checkpoint/restore,
+# with iptables, which it locks a container's network with.
 packages=(
 	systemd-sysv udev dbus dbus-user-session apparmor
 	"linux-image-$arch" initramfs-tools kmod
-	busybox-static runc golang-github-containers-common strace uidmap
+	busybox-static runc golang-github-containers-common strace uidmap criu iptables
 	iproute2 procps util-linux python3
 	"${extra[@]}"
 )
