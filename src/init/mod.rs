@@ -279,7 +279,12 @@ fn begin(init: &Init, also_ours: &[std::os::fd::RawFd]) -> Result<OwnedFd> {
 /// on /dev/console.
 fn set_up_console(init: &Init, bind_console: bool) -> Result<()> {
     let Some(console) = &init.console else {
-        return Ok(());
+        // A session of its own, as runc gives its init and exec'd
+        // processes (with a terminal console::setup makes it): no signal
+        // of the caller's terminal reaches it, and CRIU can dump the
+        // container (it refuses a session led from outside the pid
+        // namespace).
+        return nix::unistd::setsid().map(drop).ctx(|| "setsid");
     };
     let size = init
         .process
