@@ -90,6 +90,20 @@ pub fn restore(root: &Path, id: &str, o: &RestoreOptions) -> Result<i32> {
             ),
         ));
     }
+    // The rootfs is bound for CRIU in a mount namespace of ours (nothing
+    // is mounted on the host, even if we die), entered before CRIU's
+    // directories are opened: CRIU works in them through our fds, and
+    // mounts its cgroup yard in the work directory, which must then be
+    // a mount of the namespace it runs in.
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).ctx(|| "unshare mount namespace")?;
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| "make / a slave")?;
     let images = open_images(&o.image_path)?;
     let stdio = read_descriptors(&o.image_path)?;
     let criu = Criu::new()?;
@@ -224,18 +238,8 @@ fn restore_in(
     // exec reads the container's config from here: the bundle may go away.
     std::fs::copy(bundle.dir.join("config.json"), dir.path.join("config.json"))
         .ctx(|| "keep config.json")?;
-    // The rootfs bound where CRIU wants it (a mount point whose parent is
-    // not overmounted), in a mount namespace of ours: nothing is mounted
-    // on the host, even if we die.
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).ctx(|| "unshare mount namespace")?;
-    nix::mount::mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .ctx(|| "make / a slave")?;
+    // The rootfs bound where CRIU wants it: a mount point whose parent is
+    // not overmounted (in our own mount namespace, see restore).
     make_mount_points(bundle)?;
     let criu_root = RootBind::new(&dir.path.join("criu-root"), &bundle.rootfs)?;
 
