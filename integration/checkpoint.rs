@@ -151,6 +151,13 @@ fn hull_with_stdout(t: &Test, args: &[&str], id: &str, stdout: Stdio) {
     assert_eq!(code, 0, "hull {} exited {code}:\n{stderr}", args.join(" "));
 }
 
+/// The last `n` lines of a CRIU log, for a failure's message.
+fn log_tail(path: &Path, n: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| format!("({}: {e})", path.display()));
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 /// Consecutive numbers, each one more than the one before.
 #[track_caller]
 fn assert_consecutive(n: &[u64], what: &str) {
@@ -641,7 +648,13 @@ fn an_established_tcp_connection_in_a_joined_netns_survives() {
         ],
         "tcp1",
     );
-    let after = resumed.wait_for(5);
+    if !eventually(WAIT, || resumed.numbers().len() >= 5) {
+        panic!(
+            "no count through the restored connection; restore.log ends:\n{}",
+            log_tail(&images.join("restore.log"), 40)
+        );
+    }
+    let after = resumed.numbers();
     assert!(
         after[0] <= dumped + 2 && after[0] + 1 >= dumped,
         "after {after:?}, dumped at {dumped}"
@@ -732,6 +745,8 @@ fn pre_dump_then_dump_with_parent_path() {
 fn an_external_unix_socket_needs_ext_unix_sk() {
     let t = Test::new();
     let b = counter(&t);
+    // In our network namespace: CRIU finds a unix socket's peer there.
+    b.without_namespace("network");
     let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
     let stdout = Stdio::from(std::os::fd::OwnedFd::from(theirs));
     hull_with_stdout(
