@@ -600,9 +600,12 @@ fn an_established_tcp_connection_in_a_joined_netns_survives() {
     let t = Test::new();
     let netns = HeldNetns::new();
     let b = t.bundle();
+    // The server is the init: its stdout, the pipe, is what a restore
+    // gives back (the init's stdio, as runc); the client sends the count.
     b.namespace("network", Some(netns.path().as_str())).sh(
-        "exec </dev/null 2>/dev/null; nc -l -p 5000 & sleep 0.5; exec nc 127.0.0.1 5000 \
-             -e sh -c 'i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done'",
+        "exec </dev/null 2>/dev/null; (sleep 0.5; exec nc 127.0.0.1 5000 \
+             -e sh -c 'i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done') & \
+             exec nc -l -p 5000",
     );
     let images = t.dir.join("images");
     let count = hull_piped(
