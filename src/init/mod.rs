@@ -114,6 +114,7 @@ pub fn create(init: Init, c: Container) -> ! {
             .ctx(|| format!("process.cwd: create {}", cwd.display()))?;
         if init.plan.new_ns.mount {
             crate::rootfs::finish(init.spec)?;
+            reopen_dev_null()?;
         }
         Ok((prepare_process(&init)?, state, fds))
     });
@@ -273,6 +274,35 @@ fn begin(init: &Init, also_ours: &[std::os::fd::RawFd]) -> Result<OwnedFd> {
         not_dumpable()?;
     }
     Ok(fds)
+}
+
+/// Our stdio that is /dev/null (an engine's choice for an unused stream,
+/// opened on the host) becomes the container's own /dev/null, as runc
+/// does: a file of a mount outside the container's would stay the host's,
+/// and CRIU cannot dump it (`Can't lookup mount=N for fd=0
+/// path=/dev/null`, measured with podman). Three fstat calls when none is.
+fn reopen_dev_null() -> Result<()> {
+    let dev_null = libc::makedev(1, 3);
+    let is_null = |fd: i32| {
+        // SAFETY: fstat into a zeroed stat of our own.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; a closed fd is an error, not a null.
+        let r = unsafe { libc::fstat(fd, &mut st) };
+        r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == dev_null
+    };
+    let nulls = [is_null(0), is_null(1), is_null(2)];
+    if !nulls.contains(&true) {
+        return Ok(());
+    }
+    let flags = nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC;
+    let ours = nix::fcntl::open("/dev/null", flags, nix::sys::stat::Mode::empty())
+        .ctx(|| "open the container's /dev/null")?;
+    for (fd, _) in nulls.iter().enumerate().filter(|(_, null)| **null) {
+        // SAFETY: dup3 of our fd onto one of our stdio fds.
+        let r = unsafe { libc::dup3(ours.as_raw_fd(), fd as i32, 0) };
+        nix::errno::Errno::result(r).ctx(|| format!("reopen /dev/null as fd {fd}"))?;
+    }
+    Ok(())
 }
 
 /// The pty, sent to the console socket; with `bind_console` also bound
