@@ -299,7 +299,13 @@ fn restore_in(
     let session = Session::start(&r.criu.path, &extra, true)?;
     // CRIU restores the tasks into the cgroup it is in: the container's.
     let criu_pid = session.pid();
-    cgroup.enter(criu_pid, &resources(spec), false)?;
+    match cgroup.systemd_unit() {
+        // The scope is started with CRIU in it, then its limits set.
+        Some(_) => cgroup.enter(criu_pid, &resources(spec), false)?,
+        // Every hierarchy (CRIU is not a child of ours that joins its v1
+        // cgroups itself, as a create's init does).
+        None => cgroup.add_pid(criu_pid)?,
+    }
     opts.cg_root = cgroup_roots(criu_pid)?;
     let mut req = Req::new(ReqType::Restore);
     req.opts = Some(opts);
