@@ -80,13 +80,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     let linux = bundle.spec.linux().as_ref();
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
     let mut cgroup = Cgroup::new(cgroups_path, id, opts.cgroup_driver)?;
-    let dir = StateDir::create(root, id)?;
-    // Before the cgroup is recorded as ours: a refused one is not ours to
-    // remove.
-    if let Err(e) = check_cgroup_unused(&cgroup) {
-        let _ = dir.remove();
-        return Err(e);
-    }
+    let (dir, mut st) = new_state(root, id, &bundle, &cgroup)?;
     crate::log::debug(|| {
         format!(
             "create {id}: bundle {}, rootfs {}",
@@ -94,7 +88,36 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
             bundle.rootfs.display()
         )
     });
-    let mut st = State {
+    // On failure, undo in reverse order.
+    let result = record(&dir, &mut st, &mut cgroup, &bundle.spec).and_then(|()| {
+        setup(
+            &dir,
+            &mut st,
+            &bundle,
+            &cgroup,
+            opts,
+            terminal,
+            seccomp.as_ref(),
+        )
+    });
+    result.map_err(|e| roll_back(e, dir, &mut st, &cgroup, &bundle.spec))
+}
+
+/// A new container's state dir, locked, and its first state (creating),
+/// once its cgroup is known to be no one else's (a refused one is not
+/// ours to remove: the dir goes, the cgroup stays).
+pub(crate) fn new_state(
+    root: &Path,
+    id: &str,
+    bundle: &Bundle,
+    cgroup: &Cgroup,
+) -> Result<(StateDir, State)> {
+    let dir = StateDir::create(root, id)?;
+    if let Err(e) = check_cgroup_unused(cgroup) {
+        let _ = dir.remove();
+        return Err(e);
+    }
+    let st = State {
         id: dir.id.clone(),
         pid: 0,
         start_time: 0,
@@ -107,25 +130,24 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
         hooks: bundle.spec.hooks().clone(),
         creating: true,
     };
-    // Recorded before the cgroup exists: if we die from here on, `delete
-    // --force` finds what to remove. On failure, undo in reverse order.
-    let result = dir.save(&st).and_then(|()| {
-        // Rootless, the hierarchies we may not use are left out.
-        if cgroup.prepare(&resources(&bundle.spec))? {
-            st.cgroup = Some(cgroup.clone());
-            dir.save(&st)?;
-        }
-        setup(
-            &dir,
-            &mut st,
-            &bundle,
-            &cgroup,
-            opts,
-            terminal,
-            seccomp.as_ref(),
-        )
-    });
-    result.map_err(|e| roll_back(e, dir, &mut st, &cgroup, &bundle.spec))
+    Ok((dir, st))
+}
+
+/// Record the state before the cgroup exists (if we die from here on,
+/// `delete --force` finds what to remove), then make the cgroup; rootless,
+/// the hierarchies we may not use are left out, and recorded so.
+pub(crate) fn record(
+    dir: &StateDir,
+    st: &mut State,
+    cgroup: &mut Cgroup,
+    spec: &Spec,
+) -> Result<()> {
+    dir.save(st)?;
+    if cgroup.prepare(&resources(spec))? {
+        st.cgroup = Some(cgroup.clone());
+        dir.save(st)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn resources(spec: &Spec) -> oci_spec::runtime::LinuxResources {

@@ -9,7 +9,7 @@
 //! process.
 
 use super::checkpoint::{cg_mode, config_file, empty_ns, need};
-use super::create::{check_cgroup_unused, resources, roll_back, write_pid_file};
+use super::create::{new_state, record, resources, roll_back, write_pid_file};
 use crate::bail;
 use crate::cgroups::{Cgroup, Driver};
 use crate::config::{self, Bundle};
@@ -135,24 +135,7 @@ pub fn restore(root: &Path, id: &str, o: &RestoreOptions) -> Result<i32> {
     if !o.detach && !o.no_subreaper {
         nix::sys::prctl::set_child_subreaper(true).ctx(|| "prctl child subreaper")?;
     }
-    let dir = StateDir::create(root, id)?;
-    if let Err(e) = check_cgroup_unused(&cgroup) {
-        let _ = dir.remove();
-        return Err(e);
-    }
-    let mut st = State {
-        id: dir.id.clone(),
-        pid: 0,
-        start_time: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: state::rfc3339_now(true),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        owner: String::new(),
-        cgroup: Some(cgroup.clone()),
-        hooks: spec.hooks().clone(),
-        creating: true,
-    };
+    let (dir, mut st) = new_state(root, id, &bundle, &cgroup)?;
     let request = Request {
         criu: &criu,
         images,
@@ -163,14 +146,9 @@ pub fn restore(root: &Path, id: &str, o: &RestoreOptions) -> Result<i32> {
         options: o,
         log,
     };
-    // As create: recorded before the cgroup exists, undone in reverse.
-    let result = dir.save(&st).and_then(|()| {
-        if cgroup.prepare(&resources(spec))? {
-            st.cgroup = Some(cgroup.clone());
-            dir.save(&st)?;
-        }
-        restore_in(&dir, &mut st, &bundle, &cgroup, &request)
-    });
+    // As create: undone in reverse order on failure.
+    let result = record(&dir, &mut st, &mut cgroup, spec)
+        .and_then(|()| restore_in(&dir, &mut st, &bundle, &cgroup, &request));
     let child = result.map_err(|e| roll_back(e, dir, &mut st, &cgroup, spec))?;
     if o.detach {
         return Ok(0);
