@@ -6,12 +6,18 @@
 #   ORDER   the symbol ordering file to write (bench/hull.order)
 #
 # Runs the benchmark's lifecycle (create --pid-file, state, start, delete of
-# its /bin/true bundle) with every command under `hot-order.py trace`: on the
-# host's cgroup layout and, on a hybrid host, also on cgroup v1 alone as the
-# benchmark runs (cgroup2 unmounted in a private mount namespace). Then
-# merges the traces: the commands' own functions first, create's leading,
-# then the container init's. `make build` hands ORDER to lld, which lays
-# those functions out together, so a command faults in few text pages.
+# a /bin/true bundle) with every command under `hot-order.py trace`, on each
+# of the benchmark's configs (its own, `runc spec`'s and the engines' from
+# bench/configs, rewritten as bench/lifecycle.sh does), and an exec into a
+# running container of podman's config: the engines' configs run code the
+# bench's own does not (seccomp, the cgroup mount, sysctls, bind mounts),
+# and each function left out of the order costs a 64 KiB window of text.
+# The bench's own config runs on the host's cgroup layout and, on a hybrid
+# host, also on cgroup v1 alone as the benchmark runs it (cgroup2 unmounted
+# in a private mount namespace). Then merges the traces: the commands' own
+# functions first, every config's create leading, then the container
+# init's. `make build` hands ORDER to lld, which lays those functions out
+# together, so a command faults in few text pages.
 # Symbol names carry hashes that change with the toolchain and dependency
 # versions: rerun after updating either (a stale name is just skipped).
 
@@ -34,19 +40,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
+HB_TMP=$TMP RT_NAME=() RT_BIN=() # what prepare_configs reads
 build_rootfs "$TMP/rootfs"
-write_config_template "$TMP/rootfs" "$TMP/config.template"
-mkdir "$TMP/bundle"
-sed "s|@CGROUPS_PATH@|/$HB_CGROUP/ord|" "$TMP/config.template" >"$TMP/bundle/config.json"
+prepare_configs "$ALL_CONFIGS" || die "cannot write the configs"
+configs=$(cut -f1 "$TMP/configs.list")
+# bundle NAME CONFIG: $TMP/NAME, CONFIG's container in a cgroup of its own
+bundle() {
+	mkdir "$TMP/$1"
+	sed "s|@CGROUPS_PATH@|/$HB_CGROUP/$1|" "$TMP/configs/$2.json" >"$TMP/$1/config.json"
+}
 
-# lifecycle NAME: one traced lifecycle, traces in $TMP/NAME.<command>
+# lifecycle NAME: one traced lifecycle of bundle NAME, traces in $TMP/NAME.<command>
 lifecycle() {
 	local t=$TMP/$1 hull=("$BIN" --root "$TMP/root") tracer
 	local trace=(python3 "$HERE/hot-order.py" trace "$BIN")
-	"${trace[@]}" "$t.create" -- "${hull[@]}" create --bundle "$TMP/bundle" --pid-file "$TMP/pid" ord &
+	"${trace[@]}" "$t.create" -- "${hull[@]}" create --bundle "$TMP/$1" --pid-file "$TMP/pid" ord &
 	tracer=$! # it goes on tracing the container's init until its exec
 	until [[ -s $t.create ]]; do
-		kill -0 "$tracer" 2>/dev/null || die "create failed under the tracer"
+		kill -0 "$tracer" 2>/dev/null || die "create of $1 failed under the tracer"
 		sleep 0.05
 	done
 	"${trace[@]}" "$t.state" -- "${hull[@]}" state ord >/dev/null
@@ -57,13 +68,32 @@ lifecycle() {
 
 export -f lifecycle die warn
 export BIN TMP HERE
-runs=(host)
+runs=()
+for c in $configs; do bundle "$c" "$c"; done
 if grep -q ' /sys/fs/cgroup/unified ' /proc/self/mounts; then
-	runs=(bench host)
+	runs+=(v1)
+	bundle v1 bench
 	unshare --mount --propagation private -- \
-		bash -c 'set -euo pipefail; umount -l /sys/fs/cgroup/unified; lifecycle bench'
+		bash -c 'set -euo pipefail; umount -l /sys/fs/cgroup/unified; lifecycle v1'
 fi
-lifecycle host
+for c in $configs; do
+	lifecycle "$c"
+	runs+=("$c")
+done
+# Every config's create first: create's functions lie together, whatever the
+# config; then the lighter commands' own.
 traces=()
-for run in "${runs[@]}"; do traces+=("$TMP/$run".{create,state,start,delete}); done
+for cmd in create state start delete; do
+	for run in "${runs[@]}"; do traces+=("$TMP/$run.$cmd"); done
+done
+
+# exec, traced into a running container of podman's config (or the last one)
+exec_config=podman
+grep -qx podman <<<"$configs" || exec_config=${configs##*$'\n'}
+mkdir "$TMP/exec" && sed "s|@CGROUPS_PATH@|/$HB_CGROUP/exec|" "$TMP/configs/$exec_config.exec.json" >"$TMP/exec/config.json"
+"$BIN" --root "$TMP/root" create --bundle "$TMP/exec" ord
+"$BIN" --root "$TMP/root" start ord
+python3 "$HERE/hot-order.py" trace "$BIN" "$TMP/exec.exec" -- "$BIN" --root "$TMP/root" exec ord /bin/true
+"$BIN" --root "$TMP/root" delete --force ord
+traces+=("$TMP/exec.exec")
 python3 "$HERE/hot-order.py" merge "$BIN" "$ORDER" "${traces[@]}"
