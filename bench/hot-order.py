@@ -11,7 +11,8 @@
 
   hot-order.py merge BINARY ORDER TRACE...
       Writes ORDER: the symbol names of every traced function, the root
-      processes' of each TRACE first (in call order), then the children's.
+      processes' of each TRACE first (in call order), then the children's,
+      then glibc's start-up tables (STARTUP_DATA).
 
 Why: a short-lived runtime's RSS is mostly text pages, and the kernel maps
 them 64 KiB at a time (fault-around) around each page the code touches. With
@@ -136,6 +137,15 @@ def trace(binary, out, argv):
     return status
 
 
+# Read-only tables that glibc's static start-up reads in every process
+# (the CPU cache descriptors of init_cacheinfo, the library search path of
+# _dl_init_paths), each in its object's .rodata, far apart: named here, lld
+# moves those sections to the front of .rodata, into the 64 KiB the ELF
+# headers are read from anyway. Tracing sees only functions; the rest of
+# the data a command reads is anonymous constants, which no order can name.
+STARTUP_DATA = ["intel_02_known", "system_dirs"]
+
+
 def merge(binary, order, traces):
     names = functions(binary)
     roots, children = [], []
@@ -149,6 +159,7 @@ def merge(binary, order, traces):
             if addr not in done:
                 done.add(addr)
                 f.writelines(name + "\n" for name in names[addr])
+        f.writelines(name + "\n" for name in STARTUP_DATA)
     print(f"hot-order.py: {len(done)} functions in {order}", file=sys.stderr)
 
 
