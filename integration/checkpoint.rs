@@ -290,14 +290,17 @@ fn leave_running_then_restore_under_a_new_id_with_other_mounts_and_hooks() {
     count.wait_for(n + 3);
 
     // The same images as "lr2": another bundle (its own cgroup), its /mnt
-    // another host dir, a prestart hook that records the state it got.
+    // another host dir, a prestart hook that records the state it got and
+    // its mount namespace (the host's, where runc runs it).
     let other = t.host_dir("other");
     let hook_out = t.dir.join("hook.json");
+    let hook_ns = t.dir.join("hook.ns");
     let b2 = counter(&t);
     b2.bind(&other, "/mnt", &["rw"]).config(|c| {
         c["hooks"] = json!({"prestart": [{
             "path": "/bin/sh",
-            "args": ["sh", "-c", format!("cat > {}", hook_out.display())],
+            "args": ["sh", "-c", format!("cat > {}; readlink /proc/self/ns/mnt > {}",
+                hook_out.display(), hook_ns.display())],
         }]});
     });
     let second = hull_piped(
@@ -327,6 +330,13 @@ fn leave_running_then_restore_under_a_new_id_with_other_mounts_and_hooks() {
     let hook: serde_json::Value = serde_json::from_slice(&fs::read(&hook_out).unwrap()).unwrap();
     assert_eq!(hook["id"], "lr2", "{hook}");
     assert_eq!(hook["pid"].as_i64(), Some(pid2), "{hook}");
+    let host_ns = fs::read_link("/proc/self/ns/mnt").unwrap();
+    let ns = fs::read_to_string(&hook_ns).unwrap();
+    assert_eq!(
+        ns.trim(),
+        host_ns.to_str().unwrap(),
+        "the prestart hook's mount namespace"
+    );
     // Each one's /mnt is its own bundle's.
     t.hull(&["exec", "lr1", "touch", "/mnt/from-lr1"]).ok();
     t.hull(&["exec", "lr2", "touch", "/mnt/from-lr2"]).ok();

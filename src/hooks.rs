@@ -3,9 +3,10 @@
 
 use crate::bail;
 use crate::error::{Error, Result};
+use nix::libc;
 use oci_spec::runtime::Hook;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,8 +22,21 @@ pub enum DefaultEnv<'a> {
 
 /// Run each hook of a kind in order; the first failure stops.
 pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state: &str, env: DefaultEnv) -> Result<()> {
+    run_all_in(kind, hooks, state, env, None)
+}
+
+/// [`run_all`], each hook in the mount namespace `mount_ns` rather than
+/// hull's own: restore's, which runs in a namespace of its own for CRIU's
+/// mounts, while a hook's mounts must land on the host, as with runc.
+pub fn run_all_in(
+    kind: &str,
+    hooks: Option<&Vec<Hook>>,
+    state: &str,
+    env: DefaultEnv,
+    mount_ns: Option<BorrowedFd>,
+) -> Result<()> {
     for (i, hook) in hooks.into_iter().flatten().enumerate() {
-        run(hook, state, env).map_err(|e| in_hook(kind, i, hook, e))?;
+        run(hook, state, env, mount_ns).map_err(|e| in_hook(kind, i, hook, e))?;
     }
     Ok(())
 }
@@ -31,7 +45,7 @@ pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state: &str, env: DefaultE
 /// spec v1.3 says log a warning and go on with the rest).
 pub fn run_all_warn(kind: &str, hooks: Option<&Vec<Hook>>, state: &str) {
     for (i, hook) in hooks.into_iter().flatten().enumerate() {
-        if let Err(e) = run(hook, state, DefaultEnv::Runtime) {
+        if let Err(e) = run(hook, state, DefaultEnv::Runtime, None) {
             crate::log::warn(&in_hook(kind, i, hook, e).to_string());
         }
     }
@@ -44,7 +58,7 @@ fn in_hook(kind: &str, i: usize, hook: &Hook, e: Error) -> Error {
     Error::at(&format!("hooks.{kind}[{i}]"), detail)
 }
 
-pub fn run(hook: &Hook, state: &str, env: DefaultEnv) -> Result<()> {
+fn run(hook: &Hook, state: &str, env: DefaultEnv, mount_ns: Option<BorrowedFd>) -> Result<()> {
     let mut cmd = Command::new(hook.path());
     if let Some((argv0, rest)) = hook.args().as_ref().and_then(|a| a.split_first()) {
         cmd.arg0(argv0).args(rest);
@@ -66,9 +80,15 @@ pub fn run(hook: &Hook, state: &str, env: DefaultEnv) -> Result<()> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     // A hook gets its stdio and nothing else of hull's or of its caller's.
+    let mount_ns = mount_ns.map(|fd| fd.as_raw_fd());
     // SAFETY: only raw syscalls between fork and exec.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
+            if let Some(fd) = mount_ns
+                && libc::setns(fd, libc::CLONE_NEWNS) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
             crate::sys::cloexec_from_in_child(3);
             Ok(())
         })

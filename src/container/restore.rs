@@ -95,6 +95,11 @@ pub fn restore(root: &Path, id: &str, o: &RestoreOptions) -> Result<i32> {
     // directories are opened: CRIU works in them through our fds, and
     // mounts its cgroup yard in the work directory, which must then be
     // a mount of the namespace it runs in.
+    // The hooks run in the host's, where runc runs them (it mounts for
+    // CRIU on the host): a hook's mount must be the host's.
+    let host_mount_ns: OwnedFd = std::fs::File::open("/proc/self/ns/mnt")
+        .ctx(|| "open /proc/self/ns/mnt")?
+        .into();
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).ctx(|| "unshare mount namespace")?;
     nix::mount::mount(
         None::<&str>,
@@ -145,6 +150,7 @@ pub fn restore(root: &Path, id: &str, o: &RestoreOptions) -> Result<i32> {
         empty,
         options: o,
         log,
+        host_mount_ns,
     };
     // As create: undone in reverse order on failure.
     let result = record(&dir, &mut st, &mut cgroup, spec)
@@ -178,6 +184,9 @@ struct Request<'a> {
     empty: u32,
     options: &'a RestoreOptions,
     log: PathBuf,
+    /// Where the hooks run: the host's mount namespace, which this process
+    /// left for one of its own.
+    host_mount_ns: OwnedFd,
 }
 
 fn open_images(dir: &Path) -> Result<OwnedFd> {
@@ -299,17 +308,20 @@ fn restore_in(
                 let json = super::state::to_json_status(&s, "creating").to_string();
                 let env = crate::hooks::DefaultEnv::Runtime;
                 let h = hooks.as_ref();
-                crate::hooks::run_all(
+                let ns = Some(r.host_mount_ns.as_fd());
+                crate::hooks::run_all_in(
                     "prestart",
                     h.and_then(|h| h.prestart().as_ref()),
                     &json,
                     env,
+                    ns,
                 )?;
-                crate::hooks::run_all(
+                crate::hooks::run_all_in(
                     "createRuntime",
                     h.and_then(|h| h.create_runtime().as_ref()),
                     &json,
                     env,
+                    ns,
                 )
             }
             "post-restore" => {
