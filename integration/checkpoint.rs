@@ -522,6 +522,43 @@ fn bad_flags_are_refused_by_name() {
         .fails_with(r#"container "bf2" cannot be checkpointed in created state"#);
 }
 
+/// `restore` as containerd 1.6's shim calls it through go-runc, whose
+/// `-no-subreaper` has Go's one dash (runc's CLI takes it): parsed as
+/// `--no-subreaper`, so the error the shim reads from the log is the
+/// restore's own (here: no images), not a usage error it never sees.
+#[test]
+fn the_shims_restore_arguments_parse() {
+    let t = Test::new();
+    let b = t.bundle();
+    let log = t.dir.join("log.json");
+    let images = t.dir.join("no-images");
+    let pid_file = t.dir.join("init.pid");
+    let work = t.dir.join("criu-work");
+    let out = t.hull(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "restore",
+        "--image-path",
+        images.to_str().unwrap(),
+        "--work-path",
+        work.to_str().unwrap(),
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "-no-subreaper",
+        "--bundle",
+        b.path(),
+        "shim1",
+    ]);
+    let want = format!("--image-path {}: ", images.display());
+    out.fails_with(&want);
+    let logged = fs::read_to_string(&log).unwrap_or_default();
+    assert!(logged.contains(&want), "log.json: {logged:?}");
+    t.assert_nothing_left("shim1");
+}
+
 /// `checkpoint --help` (what podman asks) and `hull --help` show the
 /// commands where criu is on PATH; without it, `checkpoint` is an error
 /// saying so and the help does not list them.

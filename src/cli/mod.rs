@@ -11,6 +11,7 @@ mod criu;
 mod docs;
 mod driver;
 mod exec;
+mod goflags;
 mod list;
 mod update;
 
@@ -194,9 +195,10 @@ enum Cmd {
 }
 
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let args = goflags::args(<Cli as clap::CommandFactory>::command);
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, &args),
     };
     hull::log::init(hull::log::Config {
         file: cli.log.clone(),
@@ -234,7 +236,7 @@ pub fn main() -> i32 {
 
 /// Help and version go to stdout (exit 0); a usage error is one line on
 /// stderr naming what is wrong, exit 1, as runc (not clap's usage block).
-fn usage_error(e: clap::Error) -> i32 {
+fn usage_error(e: clap::Error, args: &[std::ffi::OsString]) -> i32 {
     use clap::error::ErrorKind;
     let help = matches!(
         e.kind(),
@@ -245,7 +247,7 @@ fn usage_error(e: clap::Error) -> i32 {
     // parsed again by the command that shows them.
     let e = match help {
         true => criu::command_for_help()
-            .try_get_matches_from(std::env::args_os())
+            .try_get_matches_from(args)
             .err()
             .unwrap_or(e),
         false => e,
