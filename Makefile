@@ -73,7 +73,8 @@ test-vm: deps build
 # Real engines in the same kind of VM, with the systemd cgroup driver:
 # docker 20.10, podman 4.3 and containerd's ctr (bookworm's), each with
 # runc and with hull: a memory limit, exec, the container's cgroup a
-# systemd scope (its MemoryMax), no unit left once it ends; and podman
+# systemd scope (its MemoryMax), no unit left once it ends, a counter
+# checkpointed and restored by each engine (CRIU); and podman
 # with user namespaces (vm/engines-userns.sh): rootless, as a user in its
 # systemd session, and an idmapped bind mount. A table of
 # scenario x runtime (vm/engines.sh); fails if any scenario failed. The

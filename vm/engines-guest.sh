@@ -77,13 +77,16 @@ init='trap "exit 0" TERM; sleep 600 & wait'
 # a second apart.
 counter='i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done'
 
-# `podman container checkpoint` and `restore` of the counter: the count
-# resumes where it stopped, as podman logs shows it (1, 2, ... with no
-# restart and no gap), in the same container, running again.
-podman_checkpoint() {
-	local key=$1 image=$2 start out id rc
+# Checkpoint and restore of the counter with an engine of docker's CLI
+# (KEY: ENGINE/RUNTIME; the global arrays eng, run_flags as in
+# engine_scenarios): the count resumes where it stopped, as the engine's
+# logs show it (1, 2, ... with no restart and no gap), in the same
+# container, running again. The engine's two commands for container ID
+# are the functions ${ENGINE}_checkpoint and ${ENGINE}_restore.
+engine_checkpoint() {
+	local key=$1 image=$2 start out id rc engine=${1%/*}
 	start=$SECONDS
-	out=$(t "${eng[@]}" run -d --network none "$image" sh -c "$counter" 2>&1)
+	out=$(t "${eng[@]}" run "${run_flags[@]}" -d --network none "$image" sh -c "$counter" 2>&1)
 	id=$(grep -Eo '^[0-9a-f]{64}$' <<<"$out" | tail -1)
 	if [ -z "$id" ]; then
 		result "$key" checkpoint-restore "$start" 1 "run -d: $out"
@@ -92,11 +95,11 @@ podman_checkpoint() {
 	out=$(
 		count() { "${eng[@]}" logs "$id" 2>/dev/null | wc -l; }
 		for ((i = 0; i < 100 && $(count) < 5; i++)); do sleep 0.2; done
-		t "${eng[@]}" container checkpoint "$id" 2>&1 || { echo "checkpoint failed"; exit 1; }
+		"${engine}_checkpoint" "$id" 2>&1 || { echo "checkpoint failed"; exit 1; }
 		state=$("${eng[@]}" inspect -f '{{.State.Status}}' "$id")
 		before=$("${eng[@]}" logs "$id" | tail -1)
 		echo "checkpointed at $before, then $state"
-		t "${eng[@]}" container restore "$id" 2>&1 || { echo "restore failed"; exit 1; }
+		"${engine}_restore" "$id" 2>&1 || { echo "restore failed"; exit 1; }
 		for ((i = 0; i < 100 && $(count) < before + 5; i++)); do sleep 0.2; done
 		n=$(count)
 		echo "restored: $("${eng[@]}" inspect -f '{{.State.Status}} pid {{.State.Pid}}' "$id"), logs: $n lines," \
@@ -110,6 +113,12 @@ podman_checkpoint() {
 	result "$key" checkpoint-restore "$start" "$rc" "$out"
 	t "${eng[@]}" rm -f "$id" >/dev/null 2>&1
 }
+podman_checkpoint() { t "${eng[@]}" container checkpoint "$1"; }
+podman_restore() { t "${eng[@]}" container restore "$1"; }
+# docker's (experimental in 20.10): the checkpoint in the container's
+# directory, the container stopped by it; start restores from it.
+docker_checkpoint() { t docker checkpoint create "$1" engines-ckpt; }
+docker_restore() { t docker start --checkpoint engines-ckpt "$1"; }
 
 # --- the image: busybox, its applets as links, a root user.
 img=/var/tmp/engines-busybox
@@ -231,6 +240,50 @@ ctr_scenarios() {
 	t "${ctr[@]}" container rm "$id" >/dev/null 2>&1
 }
 
+# ctr's checkpoint and restore of a counter for KEY (ctr/RUNTIME), with
+# the runtime binary PATH, as containerd 1.6 offers them: `ctr container
+# checkpoint --task --rw` pauses the task, has the runtime checkpoint it
+# (--leave-running) into a checkpoint image with the spec, the runtime's
+# options and the rw layer, and resumes it; the container is then ended,
+# and `ctr container restore --live --rw` makes it again from that image
+# and has the runtime restore the task. ctr keeps no output of a task, so
+# the counter appends to /tmp/count in its rw layer (restored with it):
+# the count resumes where it stopped, with no restart and no gap.
+ctr_checkpoint() {
+	local key=$1 path=$2 id=engines-ckpt-${1#*/} start out rc ref
+	ref=localhost/engines-ckpt-${1#*/}:latest
+	start=$SECONDS
+	out=$(t "${ctr[@]}" run -d --runc-binary "$path" --runc-systemd-cgroup --cgroup "system.slice:ctr:$id" \
+		docker.io/library/engines-busybox:latest "$id" \
+		sh -c 'trap "exit 0" TERM; i=0; while true; do i=$((i+1)); echo $i >>/tmp/count; sleep 0.1; done' 2>&1 </dev/null)
+	rc=$?
+	out=$(
+		[ "$rc" = 0 ] || { echo "run -d: exit status $rc: $out"; exit 1; }
+		task_pid() { "${ctr[@]}" task ls 2>/dev/null | awk -v id="$id" '$1 == id && $3 == "RUNNING" { print $2 }'; }
+		count() { wc -l <"/proc/$(task_pid)/root/tmp/count" 2>/dev/null || echo 0; }
+		for ((i = 0; i < 100 && $(count) < 5; i++)); do sleep 0.2; done
+		t "${ctr[@]}" container checkpoint --task --rw "$id" "$ref" 2>&1 </dev/null ||
+			{ echo "checkpoint failed"; exit 1; }
+		echo "checkpointed at about $(count); $("${ctr[@]}" images ls -q | grep -F "$ref")"
+		end_task "$id" || exit 1
+		t "${ctr[@]}" container restore --live --rw "$id" "$ref" 2>&1 </dev/null || { echo "restore failed"; exit 1; }
+		pid=$(task_pid)
+		[ -n "$pid" ] || { echo "not running after restore: $("${ctr[@]}" task ls 2>&1 | grep -F "$id")"; exit 1; }
+		before=$(count)
+		for ((i = 0; i < 100 && $(count) < before + 5; i++)); do sleep 0.2; done
+		n=$(count)
+		echo "restored: pid $pid, $(cut -d: -f3 "/proc/$pid/cgroup"), $before lines at once, $n later," \
+			"from $(head -1 "/proc/$pid/root/tmp/count") to $(tail -1 "/proc/$pid/root/tmp/count")"
+		[ "$n" -ge $((before + 5)) ] && awk 'NR != $1 { bad = 1 } END { exit bad }' "/proc/$pid/root/tmp/count"
+	)
+	rc=$?
+	echo "engines-info: $key checkpoint-restore: $(tr '\n' ' ' <<<"$out")"
+	result "$key" checkpoint-restore "$start" "$rc" "$out"
+	t "${ctr[@]}" task rm -f "$id" >/dev/null 2>&1
+	t "${ctr[@]}" container rm "$id" >/dev/null 2>&1
+	t "${ctr[@]}" images rm "$ref" >/dev/null 2>&1
+}
+
 # Ends ctr's container ID: its task killed (TERM) and deleted, the
 # container removed, and no unit left. Prints what went wrong.
 end_task() {
@@ -255,6 +308,7 @@ cat >/etc/docker/daemon.json <<EOF
 	"exec-opts": ["native.cgroupdriver=systemd"],
 	"runtimes": { "hull": { "path": "$hull" } },
 	"bridge": "none",
+	"experimental": true,
 	"iptables": false
 }
 EOF
@@ -266,6 +320,7 @@ if out=$(t systemctl start docker 2>&1) && out=$(t docker import "$img/rootfs.ta
 		eng=(docker)
 		run_flags=(--runtime "$r")
 		engine_scenarios "docker/$r" system.slice docker engines-busybox
+		engine_checkpoint "docker/$r" engines-busybox
 	done
 else
 	for r in "${runtimes[@]}"; do
@@ -283,6 +338,7 @@ start=$SECONDS
 if out=$({ t docker save engines-busybox | t "${ctr[@]}" images import -; } 2>&1); then
 	for r in "${runtimes[@]}"; do
 		ctr_scenarios "ctr/$r" "${path_of[$r]}"
+		ctr_checkpoint "ctr/$r" "${path_of[$r]}"
 	done
 else
 	for r in "${runtimes[@]}"; do result "ctr/$r" setup "$start" 1 "$out"; done
@@ -305,7 +361,7 @@ if out=$(t podman import "$img/rootfs.tar" localhost/engines-busybox 2>&1); then
 		eng=(podman --runtime "${path_of[$r]}" --cgroup-manager systemd)
 		run_flags=()
 		engine_scenarios "podman/$r" machine.slice libpod localhost/engines-busybox
-		podman_checkpoint "podman/$r" localhost/engines-busybox
+		engine_checkpoint "podman/$r" localhost/engines-busybox
 	done
 else
 	for r in "${runtimes[@]}"; do result "podman/$r" setup "$start" 1 "$out"; done
