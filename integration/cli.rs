@@ -19,6 +19,32 @@ fn version_prints_three_lines() {
     assert!(lines[0].ends_with(env!("CARGO_PKG_VERSION")), "{out}");
 }
 
+/// A reader that has gone (`hull list | head -1`) ends hull by SIGPIPE, as
+/// it ends other tools (and runc): no error, no panic on stderr.
+#[test]
+fn a_closed_stdout_ends_hull_by_sigpipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let t = Test::new();
+    for args in [&["--version"][..], &["features"], &["list"]] {
+        let (reader, writer) = nix::unistd::pipe().unwrap();
+        drop(reader);
+        let err = t.dir.join("stderr");
+        let out = t
+            .command(args)
+            .stdout(std::process::Stdio::from(writer))
+            .stderr(fs::File::create(&err).unwrap())
+            .status()
+            .unwrap();
+        let stderr = fs::read_to_string(&err).unwrap();
+        assert_eq!(
+            out.signal(),
+            Some(nix::libc::SIGPIPE),
+            "{args:?}: {out:?}, {stderr}"
+        );
+        assert_eq!(stderr, "", "{args:?}");
+    }
+}
+
 #[test]
 fn spec_writes_a_runnable_config() {
     let t = Test::new();

@@ -3,7 +3,6 @@
 
 use hull::container::{events as ev, ps as psc};
 use hull::error::{Error, Result};
-use std::io::Write;
 use std::path::Path;
 
 /// `ps [--format table|json] ID [PS ARGS...]`
@@ -24,7 +23,7 @@ pub fn ps(root: &Path, p: Ps) -> Result<()> {
         "json" => serde_json::to_string(&pids).unwrap_or_default() + "\n",
         _ => psc::table(&pids, &p.ps_args)?,
     };
-    print(&text)
+    super::out::text(&text)
 }
 
 /// `events [--stats] [--interval D] ID`
@@ -49,14 +48,6 @@ pub fn events(root: &Path, e: Events) -> Result<()> {
     ev::events(root, &e.id, interval, e.stats, &mut |event| {
         let line = serde_json::to_string(event)
             .map_err(|err| Error::new(format!("encode event: {err}")))?;
-        print(&(line + "\n"))
+        super::out::text(&(line + "\n"))
     })
-}
-
-/// Write and flush at once: events are read line by line as they come.
-fn print(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::new(format!("write to stdout: {}", Error::from(e))))
 }

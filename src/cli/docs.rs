@@ -12,12 +12,9 @@ use hull::error::Result;
 const SECTION: &str = "8";
 
 pub fn completion(shell: clap_complete::Shell) -> Result<i32> {
-    clap_complete::generate(
-        shell,
-        &mut super::Cli::command(),
-        "hull",
-        &mut std::io::stdout(),
-    );
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut super::Cli::command(), "hull", &mut script);
+    super::out::text(&String::from_utf8_lossy(&script))?;
     Ok(0)
 }
 

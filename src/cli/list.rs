@@ -1,5 +1,6 @@
 //! `list` output: runc's table or a JSON array of states.
 
+use super::out::outln;
 use hull::container::list;
 use hull::error::Result;
 use std::collections::HashMap;
@@ -50,23 +51,27 @@ pub fn print(root: &Path, format: &str, quiet: bool) -> Result<()> {
     let entries = list::list(root)?;
     if quiet {
         for e in &entries {
-            println!("{}", e.state.id);
+            outln!("{}", e.state.id)?;
         }
     } else if format == "json" {
         let all: Vec<Listed> = entries.iter().map(Listed::of).collect();
-        println!("{}", serde_json::to_string(&all).unwrap_or_default());
+        outln!("{}", serde_json::to_string(&all).unwrap_or_default())?;
     } else {
-        println!(
+        outln!(
             "{:<12} {:<8} {:<10} {:<40} {:<30} OWNER",
-            "ID", "PID", "STATUS", "BUNDLE", "CREATED"
-        );
+            "ID",
+            "PID",
+            "STATUS",
+            "BUNDLE",
+            "CREATED"
+        )?;
         for e in &entries {
             let pid = if e.status == hull::state::Status::Stopped {
                 0
             } else {
                 e.state.pid
             };
-            println!(
+            outln!(
                 "{:<12} {:<8} {:<10} {:<40} {:<30} {}",
                 e.state.id,
                 pid,
@@ -78,7 +83,7 @@ pub fn print(root: &Path, format: &str, quiet: bool) -> Result<()> {
                 } else {
                     &e.state.owner
                 }
-            );
+            )?;
         }
     }
     Ok(())

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use hull::container::{self, create::CreateOptions, run::RunOptions};
 use hull::error::Result;
+use out::outln;
 use std::path::PathBuf;
 
 mod cgroups;
@@ -13,6 +14,7 @@ mod driver;
 mod exec;
 mod goflags;
 mod list;
+mod out;
 mod update;
 
 #[derive(Parser)]
@@ -206,10 +208,19 @@ pub fn main() -> i32 {
         debug: cli.debug,
     });
     if cli.version {
-        println!("hull version {}", env!("CARGO_PKG_VERSION"));
-        println!("commit: {}", env!("HULL_COMMIT"));
-        println!("spec: {}", container::state::OCI_VERSION);
-        return 0;
+        let version = outln!(
+            "hull version {}\ncommit: {}\nspec: {}",
+            env!("CARGO_PKG_VERSION"),
+            env!("HULL_COMMIT"),
+            container::state::OCI_VERSION
+        );
+        return match version {
+            Ok(()) => 0,
+            Err(e) => {
+                hull::log::error(e.message());
+                1
+            }
+        };
     }
     let Some(cmd) = cli.cmd else {
         let _ = criu::command_for_help().print_help();
@@ -290,7 +301,7 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
         Cmd::Start { id } => container::start::start(root, &id).map(|_| 0),
         Cmd::State { id } => {
             let v = container::state::state(root, &id)?;
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())?;
             Ok(0)
         }
         Cmd::Kill { all, id, signal } => {
@@ -327,7 +338,7 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
         Cmd::Restore(a) => criu::restore(root, systemd_cgroup, *a),
         Cmd::Features => {
             let doc = hull::features::features();
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
             Ok(0)
         }
         Cmd::Spec { bundle, rootless } => {
