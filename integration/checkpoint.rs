@@ -598,6 +598,9 @@ fn the_commands_exist_only_with_criu_on_path() {
     };
     let out = with_path(&no_criu, &["checkpoint", "--help"]);
     out.fails_with("criu not found in PATH");
+    with_path(&no_criu, &["help", "restore"]).fails_with("criu not found in PATH");
+    let out = with_path(&no_criu, &["--debug", "help", "create"]).ok();
+    assert!(out.stdout.contains("--pid-file"), "{out}");
     with_path(&no_criu, &["restore", "x"]).fails_with("criu not found in PATH");
     let help = with_path(&no_criu, &["--help"]).ok();
     assert!(!help.stdout.contains("checkpoint"), "{help}");
@@ -612,6 +615,8 @@ fn the_commands_exist_only_with_criu_on_path() {
     assert!(out.stdout.contains("--leave-running"), "{out}");
     let out = with_path(&fake, &["restore", "--help"]).ok();
     assert!(out.stdout.contains("--console-socket"), "{out}");
+    let out = with_path(&fake, &["help", "checkpoint"]).ok();
+    assert!(out.stdout.contains("--leave-running"), "{out}");
     let help = with_path(&fake, &["--help"]).ok();
     assert!(
         help.stdout.contains("checkpoint") && help.stdout.contains("restore"),

@@ -202,6 +202,27 @@ pub fn restore(root: &Path, systemd_cgroup: bool, a: Restore) -> Result<i32> {
     restore::restore(root, &id, &o)
 }
 
+/// `hull help checkpoint` (or `restore`) where criu is not: the refusal
+/// `checkpoint --help` gives, not the help of a command that cannot work.
+/// The arguments are parsed again with a `help` of ours, which names its
+/// topic (clap's own only prints).
+pub fn help_refusal(args: &[std::ffi::OsString]) -> Option<hull::error::Error> {
+    let matches = super::Cli::command()
+        .disable_help_subcommand(true)
+        .subcommand(clap::Command::new("help").arg(clap::Arg::new("topic").num_args(0..)))
+        .ignore_errors(true)
+        .try_get_matches_from(args)
+        .ok()?;
+    let topic = matches
+        .subcommand_matches("help")?
+        .get_many::<String>("topic")?
+        .next()?;
+    match topic.as_str() {
+        "checkpoint" | "restore" => hull::criu::require().err(),
+        _ => None,
+    }
+}
+
 /// The whole command with checkpoint and restore shown, where criu is:
 /// what `hull --help` prints.
 pub fn command_for_help() -> clap::Command {

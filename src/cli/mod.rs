@@ -253,6 +253,10 @@ fn usage_error(e: clap::Error, args: &[std::ffi::OsString]) -> i32 {
         e.kind(),
         ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
+    if help && let Some(refusal) = criu::help_refusal(args) {
+        hull::log::error(refusal.message());
+        return 1;
+    }
     // Help with checkpoint and restore listed where criu is (the only
     // time the top-level commands look for it): the same arguments
     // parsed again by the command that shows them.
