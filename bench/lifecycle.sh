@@ -68,6 +68,8 @@
 #   * The measuring shell is made a child subreaper (prctl via perl, which is
 #     essential on Debian), so the containers' init processes, orphaned when
 #     `create` exits, are reparented to it and reaped by it, not by pid 1.
+#   * Every runtime's binary (and the floor's) is dropped from the page cache
+#     at the start (uncache says why), then read back by its own execs.
 #   * Per config, one untimed warm-up lifecycle of each (under `timeout`),
 #     which also catches a runtime that cannot run that config: it is left
 #     out of that config's table (FAILED, with the reason) and the run exits 1.
@@ -367,6 +369,16 @@ prepare_configs() {
 	[[ -s $HB_TMP/configs.list ]]
 }
 
+# uncache FILE: FILE's pages out of the page cache (written back first),
+# so that they come back as the kernel reads them for an exec, alike for
+# every runtime. A binary just written (a build, a cp) sits in folios of
+# the sizes that write made, and the kernel's fault-around maps a whole
+# large folio: the same binary's create_rss moved by up to 250 KiB with it.
+uncache() {
+	sync "$1" && dd if="$1" iflag=nocache count=0 status=none ||
+		warn "WARNING: could not drop $1 from the page cache"
+}
+
 # The floor program, built here so that it suits this machine; static if the
 # C library allows (no dynamic loader at its start, like a static runtime).
 build_floor() {
@@ -455,6 +467,7 @@ outer_main() {
 	for ((i = 0; i < ${#RT_BIN[@]}; i++)); do
 		printf '%s\t%s\n' "${RT_NAME[i]}" "${RT_BIN[i]}"
 	done >"$HB_TMP/runtimes"
+	for i in "${RT_BIN[@]}" ${HB_FLOOR:+"$HB_FLOOR"}; do uncache "$i"; done
 
 	# Subreaper: prctl(PR_SET_CHILD_SUBREAPER = 36, 1); it survives the exec.
 	local nr_prctl=
