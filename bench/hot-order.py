@@ -10,9 +10,13 @@
       once the root process exits, and again when every process is gone.
 
   hot-order.py merge BINARY ORDER TRACE...
-      Writes ORDER: the symbol names of every traced function, the root
-      processes' of each TRACE first (in call order), then the children's,
-      then glibc's start-up tables (STARTUP_DATA).
+      Writes ORDER: the symbol names of every traced function in call
+      order: the children's (the container's init, exec's child) that no
+      root process runs, then those both run, then the root processes'
+      (create's first, as hot-order.sh lists the TRACEs), then glibc's
+      start-up tables (STARTUP_DATA). The init and create each find their
+      functions in one stretch of text: the init's RSS is what a created
+      container costs the host, create's the peak of a start.
 
 Why: a short-lived runtime's RSS is mostly text pages, and the kernel maps
 them 64 KiB at a time (fault-around) around each page the code touches. With
@@ -153,9 +157,12 @@ def merge(binary, order, traces):
         rows = [line.split() for line in open(path)]
         for pid, addr in rows:
             (roots if pid == rows[0][0] else children).append(int(addr, 16))
+    in_roots = set(roots)
+    layout = [a for a in children if a not in in_roots]
+    layout += [a for a in children if a in in_roots] + roots
     done = set()
     with open(order, "w") as f:
-        for addr in roots + children:
+        for addr in layout:
             if addr not in done:
                 done.add(addr)
                 f.writelines(name + "\n" for name in names[addr])

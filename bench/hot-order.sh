@@ -14,10 +14,9 @@
 # and each function left out of the order costs a 64 KiB window of text.
 # The bench's own config runs on the host's cgroup layout and, on a hybrid
 # host, also on cgroup v1 alone as the benchmark runs it (cgroup2 unmounted
-# in a private mount namespace). Then merges the traces: the commands' own
-# functions first, every config's create leading, then the container
-# init's. `make build` hands ORDER to lld, which lays those functions out
-# together, so a command faults in few text pages.
+# in a private mount namespace). Then merges the traces (hot-order.py merge
+# says in what order). `make build` hands ORDER to lld, which lays those
+# functions out together, so a command faults in few text pages.
 # Symbol names carry hashes that change with the toolchain and dependency
 # versions: rerun after updating either (a stale name is just skipped).
 
