@@ -173,7 +173,7 @@ pub fn checkpoint(root: &Path, a: Checkpoint) -> Result<i32> {
     checkpoint::checkpoint(root, &id, &o).map(|()| 0)
 }
 
-pub fn restore(root: &Path, systemd_cgroup: bool, a: Restore) -> Result<i32> {
+pub fn restore(root: &Path, cgroup_driver: hull::cgroups::Driver, a: Restore) -> Result<i32> {
     let Some(id) = a.id.filter(|_| !a.help) else {
         return help("restore");
     };
@@ -194,10 +194,7 @@ pub fn restore(root: &Path, systemd_cgroup: bool, a: Restore) -> Result<i32> {
         empty_ns: a.empty_ns,
         auto_dedup: a.auto_dedup,
         lazy_pages: a.lazy_pages,
-        cgroup_driver: match systemd_cgroup {
-            true => hull::cgroups::Driver::Systemd,
-            false => hull::cgroups::Driver::Cgroupfs,
-        },
+        cgroup_driver,
     };
     restore::restore(root, &id, &o)
 }

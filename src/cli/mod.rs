@@ -77,7 +77,7 @@ struct CreateArgs {
 }
 
 impl CreateArgs {
-    fn options(&self, systemd_cgroup: bool) -> CreateOptions {
+    fn options(&self, cgroup_driver: hull::cgroups::Driver) -> CreateOptions {
         CreateOptions {
             bundle: self.bundle.clone(),
             pid_file: self.pid_file.clone(),
@@ -90,10 +90,7 @@ impl CreateArgs {
             },
             stdio: None,
             pidfd_socket: self.pidfd_socket.clone(),
-            cgroup_driver: match systemd_cgroup {
-                true => hull::cgroups::Driver::Systemd,
-                false => hull::cgroups::Driver::Cgroupfs,
-            },
+            cgroup_driver,
         }
     }
 }
@@ -292,9 +289,13 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
     if systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
         hull::bail!("--systemd-cgroup: systemd is not running on this host");
     }
+    let driver = match systemd_cgroup {
+        true => hull::cgroups::Driver::Systemd,
+        false => hull::cgroups::Driver::Cgroupfs,
+    };
     match cmd {
         Cmd::Create { args, id } => {
-            container::create::create(root, &id, &args.options(systemd_cgroup)).map(|_| 0)
+            container::create::create(root, &id, &args.options(driver)).map(|_| 0)
         }
         // As runc: exec's own failures exit 255, apart from the process's
         // statuses.
@@ -327,7 +328,7 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
             id,
         } => {
             let opts = RunOptions {
-                create: args.options(systemd_cgroup),
+                create: args.options(driver),
                 detach,
                 keep,
                 subreaper: !no_subreaper,
@@ -339,7 +340,7 @@ fn dispatch(root: &std::path::Path, systemd_cgroup: bool, cmd: Cmd) -> Result<i3
         #[cfg(feature = "docs")]
         Cmd::Man { dir } => docs::man(&dir),
         Cmd::Checkpoint(a) => criu::checkpoint(root, *a),
-        Cmd::Restore(a) => criu::restore(root, systemd_cgroup, *a),
+        Cmd::Restore(a) => criu::restore(root, driver, *a),
         Cmd::Features => {
             let doc = hull::features::features();
             outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
