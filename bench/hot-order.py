@@ -13,10 +13,10 @@
       Writes ORDER: the symbol names of every traced function in call
       order: the children's (the container's init, exec's child) that no
       root process runs, then those both run, then the root processes'
-      (create's first, as hot-order.sh lists the TRACEs), then glibc's
-      start-up tables (STARTUP_DATA). The init and create each find their
-      functions in one stretch of text: the init's RSS is what a created
-      container costs the host, create's the peak of a start.
+      (create's first, as hot-order.sh lists the TRACEs). The init and
+      create each find their functions in one stretch of text: the init's
+      RSS is what a created container costs the host, create's the peak of
+      a start.
 
 Why: a short-lived runtime's RSS is mostly text pages, and the kernel maps
 them 64 KiB at a time (fault-around) around each page the code touches. With
@@ -141,15 +141,6 @@ def trace(binary, out, argv):
     return status
 
 
-# Read-only tables that glibc's static start-up reads in every process
-# (the CPU cache descriptors of init_cacheinfo, the library search path of
-# _dl_init_paths), each in its object's .rodata, far apart: named here, lld
-# moves those sections to the front of .rodata, into the 64 KiB the ELF
-# headers are read from anyway. Tracing sees only functions; the rest of
-# the data a command reads is anonymous constants, which no order can name.
-STARTUP_DATA = ["intel_02_known", "system_dirs"]
-
-
 def merge(binary, order, traces):
     names = functions(binary)
     roots, children = [], []
@@ -166,7 +157,6 @@ def merge(binary, order, traces):
             if addr not in done:
                 done.add(addr)
                 f.writelines(name + "\n" for name in names[addr])
-        f.writelines(name + "\n" for name in STARTUP_DATA)
     print(f"hot-order.py: {len(done)} functions in {order}", file=sys.stderr)
 
 

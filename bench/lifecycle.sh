@@ -7,7 +7,8 @@
 #             on $PATH; it must take runc's CLI (--root DIR create --bundle B
 #             --pid-file F ID, start ID, exec ID CMD, delete [--force] ID). The
 #             first one is the numerator of the ratio rows. Default:
-#             target/release/hull (in this repository) runc crun.
+#             make build's hull (target/x86_64-unknown-linux-musl/release/hull
+#             on x86_64) runc crun.
 #   -n N      measured lifecycle rounds per config (default 100)
 #   --quick   a fast look: 10 rounds, 1 batch of 10, 5 execs, 3 RSS samples
 #   --configs LIST  a comma-separated subset of the configs, in that order:
@@ -108,6 +109,13 @@ usec() { REPLY=${EPOCHREALTIME//[!0-9]/}; } # microseconds, without a fork
 ###########################################################################
 # Setup (outside the private mount namespace)
 ###########################################################################
+
+# make build's binary (the Makefile's TARGET: musl on x86_64)
+default_hull() {
+	local t=target/release/hull
+	[[ $(uname -m) == x86_64 ]] && t=target/x86_64-unknown-linux-musl/release/hull
+	echo "$REPO/$t"
+}
 
 usage() { sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$SELF"; }
 
@@ -434,7 +442,7 @@ outer_main() {
 		esac
 		shift
 	done
-	((${#args[@]})) || args=("$REPO/target/release/hull" runc crun)
+	((${#args[@]})) || args=("$(default_hull)" runc crun)
 	# Rounds, batches of 10, execs, RSS samples, per config. The default
 	# keeps a run of all five configs at about 2 minutes on 2 cores.
 	if ((quick)); then

@@ -2,7 +2,7 @@
 # Runs one busybox container with hull and shows what it sees.
 # Usage: demo.sh HULL_BINARY   (as root)
 set -euo pipefail
-HULL=$(readlink -f "${1:-target/release/hull}")
+HULL=$(readlink -f "${1:?usage: demo.sh HULL_BINARY (make demo passes its own)}")
 work=$(mktemp -d /tmp/hull-demo.XXXXXX)
 root="$work/state"
 trap '"$HULL" --root "$root" delete --force demo >/dev/null 2>&1 || true; rm -rf "$work"' EXIT

@@ -411,12 +411,16 @@ fn library_run_from_many_threads() {
     const ROUNDS: usize = 25;
     // One malloc arena for every thread from here on (as MALLOC_ARENA_MAX=1
     // does): the allocating thread then holds the lock a child needs.
-    unsafe extern "C" {
-        fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+    // (musl's malloc has one lock for all threads anyway.)
+    #[cfg(target_env = "gnu")]
+    {
+        unsafe extern "C" {
+            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+        }
+        const M_ARENA_MAX: std::ffi::c_int = -8;
+        // SAFETY: a plain setting of glibc's malloc.
+        unsafe { mallopt(M_ARENA_MAX, 1) };
     }
-    const M_ARENA_MAX: std::ffi::c_int = -8;
-    // SAFETY: a plain setting of glibc's malloc.
-    unsafe { mallopt(M_ARENA_MAX, 1) };
     let e = Env::new();
     let driver = Arc::new(Driver {
         root: e.bundle_root(),

@@ -19,36 +19,63 @@ use nix::libc;
 /// Out of memory: one line and exit 1, rather than Rust's abort.
 struct Allocator;
 
-// SAFETY: forwards to the system allocator; only a failed allocation is
+// What `Allocator` forwards to: glibc's malloc, or on musl dlmalloc
+// (Cargo.toml says why).
+#[cfg(target_env = "musl")]
+use dlmalloc::GlobalDlmalloc as Backend;
+#[cfg(not(target_env = "musl"))]
+use std::alloc::System as Backend;
+
+// SAFETY: forwards to Backend, a GlobalAlloc; only a failed allocation is
 // handled differently, by ending the process.
 unsafe impl std::alloc::GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        // SAFETY: the caller's contract is the system allocator's.
-        or_die(unsafe { std::alloc::System.alloc(layout) })
+        // SAFETY: the caller's contract is Backend's.
+        or_die(unsafe { Backend.alloc(layout) }, layout.size())
     }
 
     unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
         // SAFETY: as above.
-        or_die(unsafe { std::alloc::System.alloc_zeroed(layout) })
+        or_die(unsafe { Backend.alloc_zeroed(layout) }, layout.size())
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
         // SAFETY: as above.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
+        unsafe { Backend.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
         // SAFETY: as above.
-        or_die(unsafe { std::alloc::System.realloc(ptr, layout, size) })
+        or_die(unsafe { Backend.realloc(ptr, layout, size) }, size)
     }
 }
 
-fn or_die(p: *mut u8) -> *mut u8 {
+/// `p`, or for a failed allocation of `size` bytes the error line
+/// `hull: error: allocate SIZE bytes: out of memory` and exit 1. Written
+/// from the stack: nothing may allocate here.
+fn or_die(p: *mut u8, size: usize) -> *mut u8 {
     if p.is_null() {
-        let msg = b"hull: error: out of memory\n";
-        // SAFETY: write(2) of a static buffer, then _exit: nothing allocates.
+        let mut line = [0u8; 80];
+        let mut n = 0;
+        let mut put = |bytes: &[u8]| {
+            line[n..n + bytes.len()].copy_from_slice(bytes);
+            n += bytes.len();
+        };
+        put(b"hull: error: allocate ");
+        let (mut digits, mut d, mut left) = ([0u8; 20], 20, size);
+        loop {
+            d -= 1;
+            digits[d] = b'0' + (left % 10) as u8;
+            left /= 10;
+            if left == 0 {
+                break;
+            }
+        }
+        put(&digits[d..]);
+        put(b" bytes: out of memory\n");
+        // SAFETY: write(2) of a stack buffer, then _exit.
         unsafe {
-            libc::write(2, msg.as_ptr().cast(), msg.len());
+            libc::write(2, line.as_ptr().cast(), n);
             libc::_exit(1);
         }
     }
@@ -88,7 +115,7 @@ pub unsafe extern "C" fn getrandom(
 
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     // What std's start-up did and hull needs: stdio that exists (an fd the
     // caller closed would otherwise be taken by our first open), and a
     // write to a closed pipe that fails with EPIPE rather than killing us.
@@ -120,7 +147,18 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
         // SAFETY: _exit ends the process (or a cloned init) at once.
         unsafe { libc::_exit(1) }
     }));
-    let code = cli::main();
+    // From main's own arguments: std::env::args is filled by std's start-up
+    // (on musl) or by glibc alone, and hull skips the one and may lack the
+    // other.
+    let args = (0..argc.max(0) as usize)
+        .map(|i| {
+            use std::os::unix::ffi::OsStrExt;
+            // SAFETY: the C runtime passes argc valid C strings in argv.
+            let arg = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
+            std::ffi::OsStr::from_bytes(arg.to_bytes()).to_os_string()
+        })
+        .collect();
+    let code = cli::main(args);
     // Flush what is buffered; no atexit work beyond that is ours.
     use std::io::Write;
     let _ = std::io::stdout().flush();

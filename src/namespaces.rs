@@ -37,9 +37,9 @@ pub fn flag(typ: LinuxNamespaceType) -> CloneFlags {
 
 /// The kernel's type of the namespace behind an fd (ioctl NS_GET_NSTYPE).
 fn ns_type(fd: &OwnedFd) -> Result<i32> {
-    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    const NS_GET_NSTYPE: u32 = 0xb703;
     // SAFETY: the ioctl takes no argument and only reads the fd.
-    let t = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) };
+    let t = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) };
     if t < 0 {
         bail!("not a namespace");
     }

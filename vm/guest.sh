@@ -35,7 +35,7 @@ done
 if [ "${VM_SKIP_FAULTS:-}" = 1 ]; then
 	echo "guest: VM_SKIP_FAULTS=1: integration/faults.sh not run"
 else
-	hull=${VM_RELEASE_HULL:-target/release/hull}
+	hull=${VM_RELEASE_HULL:?vm/payload.sh sets it}
 	echo "guest: running integration/faults.sh $hull sample"
 	start=$SECONDS
 	bash integration/faults.sh "$hull" sample || failed+=(faults.sh)

@@ -17,10 +17,9 @@ fn any_single_dash(args: &[OsString]) -> bool {
     })
 }
 
-/// This process's arguments, Go's long flags given two dashes; `cmd`
-/// (hull's whole command line definition) made only where one may be.
-pub fn args(cmd: impl FnOnce() -> Command) -> Vec<OsString> {
-    let args: Vec<OsString> = std::env::args_os().collect();
+/// `args` (argv), Go's long flags given two dashes; `cmd` (hull's whole
+/// command line definition) made only where one may be.
+pub fn args(args: Vec<OsString>, cmd: impl FnOnce() -> Command) -> Vec<OsString> {
     if !any_single_dash(&args) {
         return args;
     }

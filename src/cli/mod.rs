@@ -193,8 +193,9 @@ enum Cmd {
     Man { dir: PathBuf },
 }
 
-pub fn main() -> i32 {
-    let args = goflags::args(<Cli as clap::CommandFactory>::command);
+/// `args`: argv, the program's name first.
+pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+    let args = goflags::args(args, <Cli as clap::CommandFactory>::command);
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e, &args),

@@ -4,7 +4,13 @@ use crate::error::{Context, Result};
 use nix::libc;
 use oci_spec::runtime::{PosixRlimit, PosixRlimitType};
 
-fn resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
+/// setrlimit's resource argument: glibc gives it a type of its own.
+#[cfg(target_env = "gnu")]
+type Resource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+type Resource = libc::c_int;
+
+fn resource(t: PosixRlimitType) -> Resource {
     use PosixRlimitType::*;
     match t {
         RlimitCpu => libc::RLIMIT_CPU,
