@@ -294,10 +294,16 @@ impl Cgroup {
 
     /// Send `signal` to every process. For SIGKILL: cgroup.kill when the
     /// kernel has it, else freeze, signal each pid, thaw (so nothing forks
-    /// past the list); then wait until the cgroup is empty.
+    /// past the list); then wait until the cgroup is empty. An empty cgroup
+    /// (`delete --force` of a stopped container) is left alone: a v1
+    /// freeze and thaw switch a kernel static key, patching code on every
+    /// CPU, for nothing.
     pub fn kill_all(&self, signal: i32) -> Result<()> {
         let sig = Signal::try_from(signal)
             .map_err(|_| Error::new(format!("kill cgroup: invalid signal {signal}")))?;
+        if self.pids()?.is_empty() {
+            return Ok(());
+        }
         let killed = sig == Signal::SIGKILL && self.fs.kill();
         if !killed {
             let frozen = self.freeze().is_ok();
