@@ -1652,7 +1652,11 @@ fn exec_cgroup_joins_a_sub_cgroup_in_every_hierarchy() {
         out.lines().iter().all(|l| l.ends_with(&want)),
         "{want}:\n{out}"
     );
+    // delete removes the sub-cgroups with the container's.
     t.hull(&["delete", "--force", "sub"]).ok();
+    for d in &dirs {
+        assert!(!d.exists(), "{} left after delete", d.display());
+    }
 }
 
 /// runc's `--cgroup CONTROLLER[,CONTROLLER]:PATH`, repeatable: those
