@@ -50,36 +50,43 @@ unsafe impl std::alloc::GlobalAlloc for Allocator {
     }
 }
 
-/// `p`, or for a failed allocation of `size` bytes the error line
-/// `hull: error: allocate SIZE bytes: out of memory` and exit 1. Written
-/// from the stack: nothing may allocate here.
+/// `p`, or for a failed allocation of `size` bytes the end of hull.
 fn or_die(p: *mut u8, size: usize) -> *mut u8 {
     if p.is_null() {
-        let mut line = [0u8; 80];
-        let mut n = 0;
-        let mut put = |bytes: &[u8]| {
-            line[n..n + bytes.len()].copy_from_slice(bytes);
-            n += bytes.len();
-        };
-        put(b"hull: error: allocate ");
-        let (mut digits, mut d, mut left) = ([0u8; 20], 20, size);
-        loop {
-            d -= 1;
-            digits[d] = b'0' + (left % 10) as u8;
-            left /= 10;
-            if left == 0 {
-                break;
-            }
-        }
-        put(&digits[d..]);
-        put(b" bytes: out of memory\n");
-        // SAFETY: write(2) of a stack buffer, then _exit.
-        unsafe {
-            libc::write(2, line.as_ptr().cast(), n);
-            libc::_exit(1);
-        }
+        out_of_memory(size);
     }
     p
+}
+
+/// The error line `hull: error: allocate SIZE bytes: out of memory` and
+/// exit 1. Written from the stack: nothing may allocate here. Out of line,
+/// so that the allocator's hot path stays small.
+#[cold]
+#[inline(never)]
+fn out_of_memory(size: usize) -> ! {
+    let mut line = [0u8; 80];
+    let mut n = 0;
+    let mut put = |bytes: &[u8]| {
+        line[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
+    };
+    put(b"hull: error: allocate ");
+    let (mut digits, mut d, mut left) = ([0u8; 20], 20, size);
+    loop {
+        d -= 1;
+        digits[d] = b'0' + (left % 10) as u8;
+        left /= 10;
+        if left == 0 {
+            break;
+        }
+    }
+    put(&digits[d..]);
+    put(b" bytes: out of memory\n");
+    // SAFETY: write(2) of a stack buffer, then _exit.
+    unsafe {
+        libc::write(2, line.as_ptr().cast(), n);
+        libc::_exit(1)
+    }
 }
 
 #[global_allocator]
