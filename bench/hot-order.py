@@ -12,8 +12,9 @@
   hot-order.py merge BINARY ORDER TRACE...
       Writes ORDER: the symbol names of every traced function in call
       order: the children's (the container's init, exec's child) that no
-      root process runs, then those both run, then the root processes'
-      (create's first, as hot-order.sh lists the TRACEs). The init and
+      root process runs, then those both run, then the entry point (_start)
+      and the root processes' (create's first, as hot-order.sh lists the
+      TRACEs). The init and
       create each find their functions in one stretch of text: the init's
       RSS is what a created container costs the host, create's the peak of
       a start.
@@ -141,6 +142,9 @@ def trace(binary, out, argv):
     return status
 
 
+ENTRY = "_start"
+
+
 def merge(binary, order, traces):
     names = functions(binary)
     roots, children = [], []
@@ -150,13 +154,20 @@ def merge(binary, order, traces):
             (roots if pid == rows[0][0] else children).append(int(addr, 16))
     in_roots = set(roots)
     layout = [a for a in children if a not in in_roots]
-    layout += [a for a in children if a in in_roots] + roots
+    layout += [a for a in children if a in in_roots]
     done = set()
     with open(order, "w") as f:
-        for addr in layout:
-            if addr not in done:
-                done.add(addr)
-                f.writelines(name + "\n" for name in names[addr])
+        def put(addrs):
+            for addr in addrs:
+                if addr not in done:
+                    done.add(addr)
+                    f.writelines(name + "\n" for name in names[addr])
+        put(layout)
+        # The entry point, where every command begins, before the commands'
+        # functions: the tracer never sees it (a process stops at its exec
+        # with the entry in hand), and nm gives the assembly label no size.
+        f.write(ENTRY + "\n")
+        put(roots)
     print(f"hot-order.py: {len(done)} functions in {order}", file=sys.stderr)
 
 
