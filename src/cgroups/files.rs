@@ -1,7 +1,7 @@
 //! Reading and writing cgroupfs files, with errors that name the config
 //! field and value.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -19,11 +19,28 @@ pub(super) fn errno(e: std::io::Error) -> Errno {
 /// `dir/file`. Opened without O_TRUNC but with O_APPEND: cgroupfs ignores
 /// both, and on the plain files of a test tree every write stays visible.
 pub(super) fn write_raw(dir: &Path, file: &str, value: &str) -> std::result::Result<(), Errno> {
-    let mut f = OpenOptions::new()
-        .append(true)
-        .custom_flags(nix::libc::O_CLOEXEC)
-        .open(dir.join(file))
-        .map_err(errno)?;
+    write_held(&mut None, dir, file, value)
+}
+
+/// `write_raw` through `held`, which keeps the file open for the next
+/// write: the kernel takes one v1 devices rule per write(2), and a
+/// container has some twenty.
+pub(super) fn write_held(
+    held: &mut Option<File>,
+    dir: &Path,
+    file: &str,
+    value: &str,
+) -> std::result::Result<(), Errno> {
+    let f = match held {
+        Some(f) => f,
+        None => held.insert(
+            OpenOptions::new()
+                .append(true)
+                .custom_flags(nix::libc::O_CLOEXEC)
+                .open(dir.join(file))
+                .map_err(errno)?,
+        ),
+    };
     let line = if value.ends_with('\n') {
         value.to_string()
     } else {

@@ -7,7 +7,7 @@ use std::path::Path;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 
 use super::{Controller, Dir, Locate, Unified};
-use crate::cgroups::files::write;
+use crate::cgroups::files::{field_error, write_held};
 use crate::error::Result;
 
 pub mod bpf;
@@ -72,14 +72,18 @@ pub fn effective_rules(r: &LinuxResources, update: bool) -> Result<Option<(Vec<R
     Ok(Some((rules, explicit)))
 }
 
+/// Each rule one write(2) (the kernel takes one per write) to
+/// devices.allow or devices.deny, each file opened once.
 fn set_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
+    let (mut allow, mut deny) = (None, None);
     for r in rules {
-        let file = if r.allow {
-            "devices.allow"
-        } else {
-            "devices.deny"
+        let (file, held) = match r.allow {
+            true => ("devices.allow", &mut allow),
+            false => ("devices.deny", &mut deny),
         };
-        write(dir, file, &r.v1_line(), &r.field)?;
+        let line = r.v1_line();
+        write_held(held, dir, file, &line)
+            .map_err(|e| field_error(dir, file, &line, &r.field, e))?;
     }
     Ok(())
 }
