@@ -3,8 +3,8 @@
 # repository (without target/ and .git/) at its absolute host path, since
 # the tests read files from the source tree and have the hull binary's
 # path compiled in (env!("CARGO_BIN_EXE_hull")); the binaries cargo builds
-# for `cargo test` (the test executables, target/debug/hull) and
-# target/release/hull (make build's, for faults.sh); and hull-vm/run,
+# for `cargo test` (the test executables, the debug hull) and make build's
+# release hull (for faults.sh); and hull-vm/run,
 # which the VM runs: vm/guest.sh with the test executables.
 #
 #   vm/payload.sh OUT_TAR      (from the repository, after make build)
@@ -15,9 +15,9 @@
 #                    `cargo test -- FILTER...` (e.g. "cgroups:: cli::spec";
 #                    other arguments of theirs too, e.g. --nocapture)
 #   VM_SKIP_FAULTS=1 skips integration/faults.sh
-# VM_TARGET (a cargo target, e.g. aarch64-unknown-linux-gnu for make
-# test-vm-arm64) cross-builds the tests for it; make build-arm64 has built
-# its release binary. VM_DEB (a .deb of hull) is packed too, and the VM
+# VM_TARGET (a cargo target: make test-vm passes x86_64-unknown-linux-musl,
+# make test-vm-arm64 aarch64-unknown-linux-gnu) builds the tests for it;
+# make build (or build-arm64) has built its release binary. VM_DEB (a .deb of hull) is packed too, and the VM
 # checks it with pkg/check.sh: installed, its manual pages, completions,
 # a container run.
 set -euo pipefail
