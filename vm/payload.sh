@@ -17,9 +17,9 @@
 #   VM_SKIP_FAULTS=1 skips integration/faults.sh
 # VM_TARGET (a cargo target: make test-vm passes x86_64-unknown-linux-musl,
 # make test-vm-arm64 aarch64-unknown-linux-gnu) builds the tests for it;
-# make build (or build-arm64) has built its release binary. VM_DEB (a .deb of hull) is packed too, and the VM
-# checks it with pkg/check.sh: installed, its manual pages, completions,
-# a container run.
+# make build (or build-arm64) has built its release binary. VM_DEB (a .deb
+# of hull) is packed too, and the VM checks it with pkg/check.sh:
+# installed, its manual pages, completions, a container run.
 set -euo pipefail
 
 out=$(realpath "${1:?usage: vm/payload.sh OUT_TAR}")
