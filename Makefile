@@ -7,7 +7,7 @@ SHELL := /bin/bash
 all: build
 
 # The release binary's target. On x86_64, musl: glibc's static start-up
-# asks the CPU for its caches with some 70 cpuid instructions, each a trap
+# asks the CPU for its caches with about 65 cpuid instructions, each a trap
 # to the hypervisor on a virtual machine (7 us here): 0.5 ms of every hull
 # command, against 0.03 ms for musl's (README: Benchmark). Elsewhere (arm64
 # has no such trap), the host's own target.

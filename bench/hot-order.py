@@ -14,10 +14,9 @@
       order: the children's (the container's init, exec's child) that no
       root process runs, then those both run, then the entry point (_start)
       and the root processes' (create's first, as hot-order.sh lists the
-      TRACEs). The init and
-      create each find their functions in one stretch of text: the init's
-      RSS is what a created container costs the host, create's the peak of
-      a start.
+      TRACEs). The init and create each find their functions in one
+      stretch of text: the init's RSS is what a created container costs
+      the host, create's the peak of a start.
 
 Why: a short-lived runtime's RSS is mostly text pages, and the kernel maps
 them 64 KiB at a time (fault-around) around each page the code touches. With
