@@ -59,16 +59,29 @@ fn or_die(p: *mut u8, size: usize) -> *mut u8 {
 }
 
 /// The error line `hull: error: allocate SIZE bytes: out of memory` and
-/// exit 1. Formatted into a stack buffer (io::Write on a slice allocates
-/// nothing). Out of line, so that the allocator's hot path stays small.
+/// exit 1. Written from the stack: nothing may allocate here. Out of line,
+/// so that the allocator's hot path stays small.
 #[cold]
 #[inline(never)]
 fn out_of_memory(size: usize) -> ! {
-    use std::io::Write;
     let mut line = [0u8; 80];
-    let mut rest = &mut line[..];
-    let _ = writeln!(rest, "hull: error: allocate {size} bytes: out of memory");
-    let n = 80 - rest.len();
+    let mut n = 0;
+    let mut put = |bytes: &[u8]| {
+        line[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
+    };
+    put(b"hull: error: allocate ");
+    let (mut digits, mut d, mut left) = ([0u8; 20], 20, size);
+    loop {
+        d -= 1;
+        digits[d] = b'0' + (left % 10) as u8;
+        left /= 10;
+        if left == 0 {
+            break;
+        }
+    }
+    put(&digits[d..]);
+    put(b" bytes: out of memory\n");
     // SAFETY: write(2) of a stack buffer, then _exit.
     unsafe {
         libc::write(2, line.as_ptr().cast(), n);

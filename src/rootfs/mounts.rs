@@ -314,9 +314,6 @@ pub fn remount_bind(target: &OwnedFd, flags: MsFlags) -> nix::Result<()> {
     )
 }
 
-/// statvfs's relatime bit, which nix and libc name for glibc only.
-const ST_RELATIME: nix::libc::c_ulong = 0x1000;
-
 /// The nosuid/nodev/noexec/atime flags of the mount holding `fd`: a bind
 /// remount must keep them or the kernel refuses (locked in a user namespace),
 /// or, outside one, would drop them. Not knowing them is an error.
@@ -331,7 +328,8 @@ pub fn locked_flags(fd: &OwnedFd) -> nix::Result<MsFlags> {
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
         (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
         (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::from_bits_retain(ST_RELATIME), MsFlags::MS_RELATIME),
+        // ST_RELATIME: nix names it for glibc only
+        (FsFlags::from_bits_retain(0x1000), MsFlags::MS_RELATIME),
     ] {
         if f.contains(from) {
             out |= to;
